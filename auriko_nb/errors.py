@@ -1,0 +1,182 @@
+"""The error hierarchy: one base class, one subclass per kind of failure a user acts on differently.
+
+`str(error)` is always one line a person can act on, and never contains the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AurikoError",
+    "APIStatusError",
+    "BadRequestError",
+    "RequestValidationError",
+    "ConflictError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "StreamError",
+    "MalformedResponseError",
+]
+
+
+class AurikoError(Exception):
+    """Base of every error raised by auriko_nb; carries the gateway's error envelope fields."""
+
+    default_type: str = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        provider: str | None = None,
+        suggestion: str | None = None,
+        doc_url: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        self.message = " ".join(str(message).split()) or "unknown error"
+        self.code = code
+        self.status_code = status_code
+        self.type = type or self.default_type
+        self.param = param
+        self.provider = provider
+        self.suggestion = suggestion
+        self.doc_url = doc_url
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.attempts = attempts
+        self.headers = dict(headers) if headers is not None else {}
+        self.body = body
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        head = []
+        if self.status_code:
+            head.append(str(self.status_code))
+        if self.code:
+            head.append(self.code)
+        text = (" ".join(head) + ": " if head else "") + self.message
+        extra = []
+        if self.param and self.param not in self.message:
+            extra.append(f"param {self.param}")
+        if self.provider:
+            extra.append(f"provider {self.provider}")
+        if self.suggestion:
+            extra.append(f"hint: {' '.join(self.suggestion.split())}")
+        if self.attempts > 1:
+            extra.append(f"after {self.attempts} attempts")
+        if self.request_id:
+            extra.append(f"request id {self.request_id}")
+        if extra:
+            text += " (" + "; ".join(extra) + ")"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same request may succeed if sent again (the SDK's rule, §9.2)."""
+        from ._retry import is_retryable
+
+        return is_retryable(self)
+
+
+class APIStatusError(AurikoError):
+    """The gateway answered with an HTTP error status (or an error payload in a stream)."""
+
+
+class BadRequestError(APIStatusError):
+    """400/413/422: the request is wrong; change it before sending again."""
+
+    default_type = "invalid_request_error"
+
+
+class RequestValidationError(BadRequestError, ValueError):
+    """A request that auriko_nb refused to send: an option or metadata field breaks a documented rule."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_parameter_value") -> None:
+        super().__init__(message, code=code, param=param, status_code=None)
+
+
+class ConflictError(BadRequestError):
+    """409: the request conflicts with the state of a resource."""
+
+
+class AuthenticationError(APIStatusError):
+    """401, or no key at all: the key is missing, malformed, expired or revoked."""
+
+    default_type = "authentication_error"
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key is valid but may not do this."""
+
+    default_type = "permission_error"
+
+
+class NotFoundError(APIStatusError):
+    """404: the model or resource does not exist."""
+
+    default_type = "not_found_error"
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests (retryable), or a budget or quota exhausted (not retryable)."""
+
+    default_type = "rate_limit_error"
+
+
+class ServerError(APIStatusError):
+    """5xx: the gateway or every upstream provider failed."""
+
+
+class APIConnectionError(AurikoError):
+    """No HTTP response at all: refused connection, DNS failure, dropped socket."""
+
+    def __init__(self, message: str = "Connection to the gateway failed.", **kwargs: Any) -> None:
+        kwargs.setdefault("code", "api_connection_error")
+        kwargs.setdefault("status_code", 0)
+        super().__init__(message, **kwargs)
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within the client's timeout."""
+
+    def __init__(self, message: str = "Request timed out.", **kwargs: Any) -> None:
+        kwargs.setdefault("code", "api_timeout")
+        super().__init__(message, **kwargs)
+
+
+class StreamError(AurikoError):
+    """A stream broke after it began (error payload, disconnect, missing [DONE]); keeps the partial text."""
+
+    def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("code", "stream_error")
+        super().__init__(message, **kwargs)
+        self.partial_text = partial_text
+
+    def __str__(self) -> str:
+        return super().__str__() + f" [{len(self.partial_text)} characters received before the failure]"
+
+
+class MalformedResponseError(AurikoError):
+    """The gateway answered 2xx with a body that is not the documented shape (not JSON, wrong fields)."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "malformed_response")
+        super().__init__(message, **kwargs)
