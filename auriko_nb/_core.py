@@ -1,0 +1,217 @@
+"""What the sync and async clients share: configuration, request building, response parsing (no I/O)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from ._version import __version__
+from .errors import AuthenticationError, MalformedResponseError, RequestValidationError
+from .headers import ResponseHeaders
+from .records import CallContext, make_record, prompt_id
+from .result import Result
+from .types.chat import ChatCompletion
+from .types.request import Metadata, Routing, build_gateway, coerce_metadata, coerce_routing
+from .types.responses import Response
+
+DEFAULT_BASE_URL = "https://api.auriko.ai/v1"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 2
+
+M = TypeVar("M", bound=BaseModel)
+Record = dict[str, Any]
+RecordHook = Callable[[Record], None]
+Messages = str | Sequence[Mapping[str, Any]]
+
+
+def normalise_base_url(url: str) -> str:
+    """Strip trailing slashes and append /v1 when missing, as the official SDK does."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def to_messages(prompt: Messages, system: str | None = None) -> list[dict[str, Any]]:
+    """A chat message list from a prompt string or a list of messages; refuses an empty prompt."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise RequestValidationError("messages: the prompt is empty", param="messages",
+                                         code="missing_required_parameter")
+        messages: list[dict[str, Any]] = [{"role": "user", "content": prompt}]
+    else:
+        messages = [dict(m) for m in prompt]
+        if not messages:
+            raise RequestValidationError("messages: the message list is empty", param="messages",
+                                         code="missing_required_parameter")
+        for i, m in enumerate(messages):
+            if "role" not in m:
+                raise RequestValidationError(f"messages[{i}]: has no 'role'", param=f"messages[{i}]")
+    if system is not None:
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+@dataclass
+class Prepared:
+    """A request ready to send, with the context its record will be built from."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    keyed: bool
+    context: CallContext | None = None
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+    token: str | None = None
+
+
+class BaseClient:
+    """Configuration and pure logic common to `Client` and `AsyncClient`."""
+
+    def __init__(self, api_key: str | None, base_url: str | None, timeout: float | httpx.Timeout,
+                 max_retries: int, on_record: RecordHook | Sequence[RecordHook] | None,
+                 default_headers: Mapping[str, str] | None) -> None:
+        key = api_key if api_key is not None else os.environ.get("AURIKO_API_KEY")
+        self._api_key = SecretStr(key) if key else None
+        self.base_url = normalise_base_url(base_url or os.environ.get("AURIKO_BASE_URL") or DEFAULT_BASE_URL)
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        hooks = on_record if isinstance(on_record, Sequence) else [on_record] if on_record else []
+        self.record_hooks: list[RecordHook] = list(hooks)
+        self._default_headers = {"User-Agent": f"auriko-nb/{__version__}", **(default_headers or {})}
+        self.last_headers: ResponseHeaders | None = None
+        self.source = "live"
+
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key is configured (the key itself is never shown)."""
+        return self._api_key is not None
+
+    def __repr__(self) -> str:
+        key = "set" if self.has_key else "missing"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key})"
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _auth_headers(self, prep: Prepared) -> dict[str, str]:
+        headers = dict(self._default_headers)
+        if prep.token is not None:
+            headers["Authorization"] = f"Bearer {prep.token}"
+        elif prep.keyed:
+            if self._api_key is None:
+                raise AuthenticationError(
+                    "No API key: pass api_key= or set AURIKO_API_KEY (ak.connect() falls back to the offline gateway).",
+                    code="missing_api_key", status_code=0)
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        elif self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        if prep.body is not None and prep.body.get("stream"):
+            headers["Accept"] = "text/event-stream"
+        if prep.headers:
+            headers.update(prep.headers)
+        return headers
+
+    def _build(self, http: httpx.Client | httpx.AsyncClient, prep: Prepared) -> httpx.Request:
+        return http.build_request(prep.method, self.base_url + prep.path, json=prep.body, params=prep.params,
+                                  headers=self._auth_headers(prep))
+
+    def _prepare_inference(self, endpoint: str, path: str, payload_key: str, payload: Any, *,
+                           model: str | None, routing: Routing | Mapping[str, Any] | None,
+                           metadata: Metadata | Mapping[str, Any] | None, models: Sequence[str] | None,
+                           gateway: Mapping[str, Any] | None, stream: bool,
+                           extra_headers: Mapping[str, str] | None, run_id: str | None,
+                           params: Mapping[str, Any]) -> Prepared:
+        r = coerce_routing(routing)
+        m = coerce_metadata(metadata)
+        gw = build_gateway(routing=r, metadata=m, models=list(models) if models is not None else None, raw=gateway)
+        has_models = bool(gw and gw.get("models"))
+        if model and has_models:
+            raise RequestValidationError("model and gateway.models are mutually exclusive: send one of them",
+                                         param="gateway.models")
+        if not model and not has_models:
+            raise RequestValidationError("model: no model given (pass model= or models=[...])", param="model",
+                                         code="missing_required_parameter")
+        body: dict[str, Any] = {payload_key: payload}
+        if model:
+            body["model"] = model
+        body.update({k: v for k, v in params.items() if v is not None})
+        if stream:
+            body["stream"] = True
+        else:
+            body.pop("stream", None)
+        if gw:
+            body["gateway"] = gw
+        try:
+            json.dumps(body)
+        except (TypeError, ValueError) as e:
+            raise RequestValidationError(f"request body is not JSON-serialisable: {e}", param="body") from None
+        sent_routing = (gw or {}).get("routing")
+        sent_meta = (gw or {}).get("metadata") or {}
+        ctx = CallContext(
+            endpoint=endpoint, model_requested=model or ",".join((gw or {}).get("models") or []),
+            routing=sent_routing if isinstance(sent_routing, dict) else None,
+            tags=sent_meta.get("tags"), trace_id=sent_meta.get("trace_id"), prompt_id=prompt_id(payload),
+            stream=stream, source=self.source, run_id=run_id,
+        )
+        return Prepared("POST", path, body, keyed=True, context=ctx,
+                        headers=dict(extra_headers) if extra_headers else None)
+
+    # -- results and records ----------------------------------------------------------------------
+
+    def _emit(self, record: Record) -> None:
+        for hook in self.record_hooks:
+            hook(record)
+
+    def _emit_error(self, ctx: CallContext | None, err: Any) -> None:
+        if ctx is not None and self.record_hooks:
+            self._emit(make_record(ctx, error=err))
+
+    def _parse_json(self, response: httpx.Response, model: type[M]) -> M:
+        try:
+            data = json.loads(response.content)
+            return model.model_validate(data)
+        except (ValueError, UnicodeDecodeError, ValidationError) as e:
+            headers = ResponseHeaders.parse(response.headers)
+            snippet = response.content[:80].decode("utf-8", "replace")
+            kind = "is not valid JSON" if not isinstance(e, ValidationError) else "has the wrong shape"
+            raise MalformedResponseError(
+                f"The {response.request.url.path} response {kind} (starts {snippet!r}).",
+                status_code=response.status_code, request_id=headers.request_id,
+                headers=response.headers) from None
+
+    def _result(self, prep: Prepared, response: httpx.Response, attempts: int, ttft_ms: float,
+                latency_ms: float) -> Result:
+        assert prep.context is not None
+        model = ChatCompletion if prep.context.endpoint == "chat.completions" else Response
+        try:
+            parsed = self._parse_json(response, model)
+        except MalformedResponseError as e:
+            e.attempts = attempts
+            raise
+        headers = ResponseHeaders.parse(response.headers)
+        self.last_headers = headers
+        res = Result(text=parsed.text, response=parsed, routing_metadata=parsed.routing_metadata, headers=headers,
+                     ttft_ms=ttft_ms, latency_ms=latency_ms, attempts=attempts, context=prep.context)
+        if self.record_hooks:
+            self._emit(res.to_record())
+        return res
+
+
+def check_session_token(token: str | None) -> str:
+    """The session token for management endpoints; an `ak_` API key is refused with a clear error."""
+    if not token:
+        raise AuthenticationError(
+            "billing balance needs a session token (the dashboard sign-in JWT), not an API key: "
+            "pass session_token= to the call or the client", code="missing_session_token", status_code=0)
+    if token.startswith("ak_"):
+        raise AuthenticationError(
+            "billing balance needs a session token (the dashboard sign-in JWT); an ak_ API key is not accepted",
+            code="session_token_required", status_code=0)
+    return token

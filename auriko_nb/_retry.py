@@ -1,0 +1,33 @@
+"""The retry rule and backoff of the official SDK (§9.2)."""
+
+from __future__ import annotations
+
+import random
+
+from .errors import APIConnectionError, APIStatusError, AurikoError, StreamError
+
+NON_RETRYABLE_CODES = frozenset({
+    "budget_exhausted", "insufficient_quota", "internal_error", "duplicate_resource", "field_immutable",
+    "method_not_allowed", "operation_not_allowed", "state_precondition_failed",
+})
+RETRYABLE_TYPES = frozenset({"rate_limit_error", "api_error"})
+
+
+def is_retryable(err: AurikoError) -> bool:
+    """True for connection failures and rate-limit/server errors other than the SDK's non-retryable codes."""
+    if isinstance(err, StreamError):
+        return False
+    if isinstance(err, APIConnectionError):
+        return True
+    if isinstance(err, APIStatusError) and err.status_code:
+        return err.type in RETRYABLE_TYPES and err.code not in NON_RETRYABLE_CODES
+    return False
+
+
+def backoff_delay(retry_index: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number `retry_index` (0-based): jittered exponential, at least Retry-After."""
+    jitter = (rng or random).uniform(0.8, 1.2)
+    delay = min(0.5 * 1.5**retry_index, 30.0) * jitter
+    if retry_after is not None and retry_after >= 0:
+        delay = max(delay, retry_after)
+    return delay

@@ -1,0 +1,367 @@
+"""`Client` and `AsyncClient`: every Auriko endpoint over httpx, with retries, typed errors and timing.
+
+Timing uses `time.perf_counter` (monotonic): `ttft_ms` runs from sending the successful attempt to its first
+content delta (to the response headers when not streamed), `latency_ms` to its last byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+import httpx
+from pydantic import BaseModel
+
+from ._core import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    Messages,
+    Prepared,
+    RecordHook,
+    check_session_token,
+    to_messages,
+)
+from ._error_mapping import error_from_response
+from ._retry import backoff_delay, is_retryable
+from .errors import APIConnectionError, APITimeoutError, AurikoError
+from .result import Result
+from .streaming import AsyncChatStream, ChatStream
+from .types.catalog import (
+    BillingBalance,
+    Directory,
+    Identity,
+    Model,
+    ModelList,
+    ProviderList,
+    RegistryModelList,
+)
+from .types.request import Metadata, Routing
+
+T = TypeVar("T", bound=BaseModel)
+RoutingArg = Routing | Mapping[str, Any] | None
+MetadataArg = Metadata | Mapping[str, Any] | None
+
+
+def _connection_error(exc: httpx.TransportError, attempts: int) -> APIConnectionError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts)
+    return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts)
+
+
+def _retriable_transport(exc: httpx.TransportError) -> bool:
+    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+
+
+class Client(BaseClient):
+    """Synchronous Auriko client. Key from `api_key` or AURIKO_API_KEY; base URL from `base_url` or AURIKO_BASE_URL."""
+
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
+                 timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
+                 transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
+                 default_headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+        self._session_token = session_token
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _send(self, prep: Prepared, stream: bool = False) -> tuple[httpx.Response, int, float, float]:
+        """Send with retries; return (response, attempts, sent_at, headers_at). Raises a typed error on failure."""
+        request = self._build(self._http, prep)
+        attempt = 0
+        while True:
+            attempt += 1
+            sent = time.perf_counter()
+            retry_after = None
+            try:
+                response = self._http.send(request, stream=True)
+                at_headers = time.perf_counter()
+                if response.status_code < 400:
+                    if not stream:
+                        try:
+                            response.read()
+                        finally:
+                            response.close()
+                    return response, attempt, sent, at_headers
+                try:
+                    response.read()
+                finally:
+                    response.close()
+                err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
+                                                       attempt)
+                retry_after = err.retry_after
+            except httpx.TransportError as exc:
+                err = _connection_error(exc, attempt)
+                if not _retriable_transport(exc):
+                    raise err from None
+            if attempt > self.max_retries or not is_retryable(err):
+                raise err
+            time.sleep(backoff_delay(attempt - 1, retry_after))
+
+    def _call(self, prep: Prepared, model: type[T]) -> T:
+        response, *_ = self._send(prep)
+        return self._parse_json(response, model)
+
+    def _get(self, path: str, model: type[T], keyed: bool = True, params: dict[str, Any] | None = None) -> T:
+        return self._call(Prepared("GET", path, None, keyed=keyed, params=params), model)
+
+    def _inference(self, prep: Prepared, stream: bool) -> Result | ChatStream:
+        assert prep.context is not None
+        try:
+            response, attempts, sent, at_headers = self._send(prep, stream=stream)
+        except AurikoError as err:
+            self._emit_error(prep.context, err)
+            raise
+        if stream:
+            return ChatStream(self, response, prep.context, attempts, sent)
+        done = time.perf_counter()
+        try:
+            return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
+        except AurikoError as err:
+            self._emit_error(prep.context, err)
+            raise
+
+    # -- inference ---------------------------------------------------------------------------------
+
+    @overload
+    def chat(self, prompt: Messages, *, stream: Literal[False] = ..., model: str | None = ..., routing: RoutingArg = ...,
+             metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
+             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+             **params: Any) -> Result: ...
+    @overload
+    def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ..., routing: RoutingArg = ...,
+             metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
+             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+             **params: Any) -> ChatStream: ...
+
+    def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None, routing: RoutingArg = None,
+             metadata: MetadataArg = None, models: Sequence[str] | None = None,
+             gateway: Mapping[str, Any] | None = None, system: str | None = None,
+             extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+             **params: Any) -> Result | ChatStream:
+        """A chat completion from a prompt string or message list; `stream=True` returns an iterable ChatStream.
+
+        `routing`/`metadata` take models or plain dicts (validated before sending); `gateway` is the raw escape
+        hatch merged on top; any other keyword is an OpenAI parameter sent as is.
+        """
+        prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
+                                       to_messages(prompt, system), model=model, routing=routing,
+                                       metadata=metadata, models=models, gateway=gateway, stream=stream,
+                                       extra_headers=extra_headers, run_id=run_id, params=params)
+        return self._inference(prep, stream)
+
+    def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False, model: str | None = None,
+                  routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
+                  gateway: Mapping[str, Any] | None = None, extra_headers: Mapping[str, str] | None = None,
+                  run_id: str | None = None, **params: Any) -> Result | ChatStream:
+        """A Responses API call (preview endpoint); same options and result shape as `chat`."""
+        payload = input if isinstance(input, str) else [dict(i) for i in input]
+        if isinstance(payload, str) and not payload.strip():
+            from .errors import RequestValidationError
+            raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
+        prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
+                                       metadata=metadata, models=models, gateway=gateway, stream=stream,
+                                       extra_headers=extra_headers, run_id=run_id, params=params)
+        return self._inference(prep, stream)
+
+    # -- discovery and account ---------------------------------------------------------------------
+
+    def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:
+        """`GET /v1/models`: the models this key can call (`endpoint="responses"` adds Responses-only ones)."""
+        return self._get("/models", ModelList, params={"endpoint": endpoint} if endpoint else None)
+
+    def model(self, model_id: str) -> Model:
+        """`GET /v1/models/{id}`: one model; aliases resolve to the canonical id."""
+        return self._get(f"/models/{model_id}", Model)
+
+    def me(self) -> Identity:
+        """`GET /v1/me`: the calling key's identity, workspace and rate limits."""
+        return self._get("/me", Identity)
+
+    def registry_providers(self) -> ProviderList:
+        """`GET /v1/registry/providers` (public)."""
+        return self._get("/registry/providers", ProviderList, keyed=False)
+
+    def registry_models(self) -> RegistryModelList:
+        """`GET /v1/registry/models` (public)."""
+        return self._get("/registry/models", RegistryModelList, keyed=False)
+
+    def directory(self) -> Directory:
+        """`GET /v1/directory/models` (public): per-provider prices and tiers, keyed by model id."""
+        return self._get("/directory/models", Directory, keyed=False)
+
+    def billing_balance(self, workspace_id: str, *, session_token: str | None = None) -> BillingBalance:
+        """`GET /v1/workspaces/{id}/billing/balance`; needs a session token (JWT), not the API key."""
+        token = check_session_token(session_token or self._session_token)
+        prep = Prepared("GET", f"/workspaces/{workspace_id}/billing/balance", None, keyed=False, token=token)
+        return self._call(prep, BillingBalance)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncClient(BaseClient):
+    """Asynchronous Auriko client: the same methods as `Client`, awaitable."""
+
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
+                 timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
+                 transport: httpx.AsyncBaseTransport | None = None, http_client: httpx.AsyncClient | None = None,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
+                 default_headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
+        self._session_token = session_token
+
+    async def _send(self, prep: Prepared, stream: bool = False) -> tuple[httpx.Response, int, float, float]:
+        """Send with retries; return (response, attempts, sent_at, headers_at). Raises a typed error on failure."""
+        request = self._build(self._http, prep)
+        attempt = 0
+        while True:
+            attempt += 1
+            sent = time.perf_counter()
+            retry_after = None
+            try:
+                response = await self._http.send(request, stream=True)
+                at_headers = time.perf_counter()
+                if response.status_code < 400:
+                    if not stream:
+                        try:
+                            await response.aread()
+                        finally:
+                            await response.aclose()
+                    return response, attempt, sent, at_headers
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
+                err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
+                                                       attempt)
+                retry_after = err.retry_after
+            except httpx.TransportError as exc:
+                err = _connection_error(exc, attempt)
+                if not _retriable_transport(exc):
+                    raise err from None
+            if attempt > self.max_retries or not is_retryable(err):
+                raise err
+            await asyncio.sleep(backoff_delay(attempt - 1, retry_after))
+
+    async def _call(self, prep: Prepared, model: type[T]) -> T:
+        response, *_ = await self._send(prep)
+        return self._parse_json(response, model)
+
+    async def _get(self, path: str, model: type[T], keyed: bool = True,
+                   params: dict[str, Any] | None = None) -> T:
+        return await self._call(Prepared("GET", path, None, keyed=keyed, params=params), model)
+
+    async def _inference(self, prep: Prepared, stream: bool) -> Result | AsyncChatStream:
+        assert prep.context is not None
+        try:
+            response, attempts, sent, at_headers = await self._send(prep, stream=stream)
+        except AurikoError as err:
+            self._emit_error(prep.context, err)
+            raise
+        if stream:
+            return AsyncChatStream(self, response, prep.context, attempts, sent)
+        done = time.perf_counter()
+        try:
+            return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
+        except AurikoError as err:
+            self._emit_error(prep.context, err)
+            raise
+
+    @overload
+    async def chat(self, prompt: Messages, *, stream: Literal[False] = ..., model: str | None = ...,
+                   routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
+                   gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
+                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+                   **params: Any) -> Result: ...
+    @overload
+    async def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ...,
+                   routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
+                   gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
+                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+                   **params: Any) -> AsyncChatStream: ...
+
+    async def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None,
+                   routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
+                   gateway: Mapping[str, Any] | None = None, system: str | None = None,
+                   extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+                   **params: Any) -> Result | AsyncChatStream:
+        """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`)."""
+        prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
+                                       to_messages(prompt, system), model=model, routing=routing,
+                                       metadata=metadata, models=models, gateway=gateway, stream=stream,
+                                       extra_headers=extra_headers, run_id=run_id, params=params)
+        return await self._inference(prep, stream)
+
+    async def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False,
+                        model: str | None = None, routing: RoutingArg = None, metadata: MetadataArg = None,
+                        models: Sequence[str] | None = None, gateway: Mapping[str, Any] | None = None,
+                        extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+                        **params: Any) -> Result | AsyncChatStream:
+        """A Responses API call (preview endpoint); same options and result shape as `chat`."""
+        payload = input if isinstance(input, str) else [dict(i) for i in input]
+        if isinstance(payload, str) and not payload.strip():
+            from .errors import RequestValidationError
+            raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
+        prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
+                                       metadata=metadata, models=models, gateway=gateway, stream=stream,
+                                       extra_headers=extra_headers, run_id=run_id, params=params)
+        return await self._inference(prep, stream)
+
+    async def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:
+        """`GET /v1/models`."""
+        return await self._get("/models", ModelList, params={"endpoint": endpoint} if endpoint else None)
+
+    async def model(self, model_id: str) -> Model:
+        """`GET /v1/models/{id}`."""
+        return await self._get(f"/models/{model_id}", Model)
+
+    async def me(self) -> Identity:
+        """`GET /v1/me`."""
+        return await self._get("/me", Identity)
+
+    async def registry_providers(self) -> ProviderList:
+        """`GET /v1/registry/providers` (public)."""
+        return await self._get("/registry/providers", ProviderList, keyed=False)
+
+    async def registry_models(self) -> RegistryModelList:
+        """`GET /v1/registry/models` (public)."""
+        return await self._get("/registry/models", RegistryModelList, keyed=False)
+
+    async def directory(self) -> Directory:
+        """`GET /v1/directory/models` (public)."""
+        return await self._get("/directory/models", Directory, keyed=False)
+
+    async def billing_balance(self, workspace_id: str, *, session_token: str | None = None) -> BillingBalance:
+        """`GET /v1/workspaces/{id}/billing/balance`; needs a session token (JWT), not the API key."""
+        token = check_session_token(session_token or self._session_token)
+        prep = Prepared("GET", f"/workspaces/{workspace_id}/billing/balance", None, keyed=False, token=token)
+        return await self._call(prep, BillingBalance)
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only if this client created it)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

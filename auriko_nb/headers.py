@@ -1,0 +1,68 @@
+"""Typed view of the gateway's response headers (§7): request id, rate limits, credits, budgets, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+OFFLINE_HEADER = "x-auriko-offline"
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (ValueError, OverflowError):
+        return None
+
+
+@dataclass(frozen=True)
+class ResponseHeaders:
+    """The headers a notebook user cares about, parsed; unparseable values become None (as in the SDK)."""
+
+    request_id: str | None = None
+    retry_after: float | None = None
+    ratelimit_limit: int | None = None
+    ratelimit_remaining: int | None = None
+    ratelimit_reset: str | None = None
+    rate_limit_source: str | None = None
+    credits_balance_microdollars: int | None = None
+    budget: dict[str, str] = field(default_factory=dict)
+    error_provider: str | None = None
+    error_type: str | None = None
+    error_retryable: bool | None = None
+    token_count_model: str | None = None
+    offline: bool = False
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> ResponseHeaders:
+        """Parse an httpx.Headers (or any case-insensitive mapping, or a plain dict)."""
+        h = {k.lower(): v for k, v in headers.items()}
+        retryable = h.get("x-error-retryable")
+        return cls(
+            request_id=h.get("x-request-id"),
+            retry_after=_float(h.get("retry-after")),
+            ratelimit_limit=_int(h.get("x-ratelimit-limit-requests")),
+            ratelimit_remaining=_int(h.get("x-ratelimit-remaining-requests")),
+            ratelimit_reset=h.get("x-ratelimit-reset-requests"),
+            rate_limit_source=h.get("x-rate-limit-source"),
+            credits_balance_microdollars=_int(h.get("x-credits-balance-microdollars")),
+            budget={k[len("x-budget-"):]: v for k, v in h.items() if k.startswith("x-budget-")},
+            error_provider=h.get("x-error-provider"),
+            error_type=h.get("x-error-type"),
+            error_retryable=None if retryable is None else retryable.strip().lower() == "true",
+            token_count_model=h.get("x-token-count-model"),
+            offline=OFFLINE_HEADER in h,
+        )
+
+    @property
+    def credits_balance_usd(self) -> float | None:
+        """The workspace credit balance in USD (from microdollars)."""
+        m = self.credits_balance_microdollars
+        return m / 1_000_000 if m is not None else None

@@ -1,0 +1,101 @@
+"""The record: one flat row per call, successes and failures alike (the design's record schema).
+
+Never contains the API key: it is built only from the request context, the parsed response and the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .types.request import STRATEGIES
+
+if TYPE_CHECKING:
+    from .errors import AurikoError
+    from .result import Result
+
+RECORD_COLUMNS: tuple[str, ...] = (
+    "run_id", "call_id", "started_at", "source", "endpoint", "prompt_id", "model_requested", "optimize",
+    "routing", "provider", "provider_model_id", "model_canonical", "routing_strategy", "ttft_ms_server",
+    "ttft_ms_client", "latency_ms", "throughput_tps", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "cost_usd", "cache_savings_usd", "warnings", "warning_count", "status", "error_code", "error_type",
+    "error_message", "http_status", "attempts", "request_id", "tags", "trace_id", "stream", "finish_reason",
+)
+
+
+def prompt_id(messages: Any) -> str:
+    """A short stable hash of the messages (or Responses input): equal prompts share an id."""
+    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def requested_strategy(model: str | None, routing: dict[str, Any] | None) -> str | None:
+    """The strategy the caller asked for: routing.optimize, 'custom' for weights, else a model-name suffix."""
+    if routing:
+        if routing.get("optimize"):
+            return str(routing["optimize"])
+        if routing.get("weights"):
+            return "custom"
+    if model and model.count(":") == 1:
+        suffix = model.split(":", 1)[1]
+        if suffix in STRATEGIES:
+            return suffix
+    return None
+
+
+@dataclass
+class CallContext:
+    """What was asked, captured before sending, so every ending (ok, error, cancel) makes the same row."""
+
+    endpoint: str
+    model_requested: str | None
+    routing: dict[str, Any] | None
+    tags: list[str] | None
+    trace_id: str | None
+    prompt_id: str
+    stream: bool
+    source: str = "live"
+    run_id: str | None = None
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def base_record(self) -> dict[str, Any]:
+        """The request half of a record; the response or error half is filled in by `make_record`."""
+        rec: dict[str, Any] = dict.fromkeys(RECORD_COLUMNS)
+        rec.update(
+            run_id=self.run_id, call_id=self.call_id, started_at=self.started_at.isoformat(),
+            source=self.source, endpoint=self.endpoint, prompt_id=self.prompt_id,
+            model_requested=self.model_requested,
+            optimize=requested_strategy(self.model_requested, self.routing),
+            routing=json.dumps(self.routing, sort_keys=True) if self.routing else None,
+            tags=json.dumps(self.tags) if self.tags else None, trace_id=self.trace_id,
+            stream=self.stream, warning_count=0, attempts=1,
+        )
+        return rec
+
+
+def make_record(ctx: CallContext, result: Result | None = None, error: AurikoError | None = None,
+                status: str | None = None) -> dict[str, Any]:
+    """One row for a finished call: from its result, or its error, or neither (a cancelled call)."""
+    rec = ctx.base_record()
+    if result is not None:
+        rec.update(result._record_fields())
+        rec["status"] = status or "ok"
+    elif error is not None:
+        partial = getattr(error, "result", None)
+        if partial is not None:
+            rec.update(partial._record_fields())
+        rec.update(
+            status=status or "error", error_code=error.code, error_type=error.type,
+            error_message=str(error), http_status=error.status_code or None, attempts=error.attempts,
+            request_id=error.request_id or rec.get("request_id"),
+        )
+        if error.headers.get("x-auriko-offline") or (partial is not None and partial.headers.offline):
+            rec["source"] = "offline"
+    else:
+        rec["status"] = status or "cancelled"
+    return rec

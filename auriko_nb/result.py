@@ -1,0 +1,135 @@
+"""The result of one call: the answer, the routing decision, client-side timings and headers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .headers import ResponseHeaders
+from .types.chat import ChatCompletion
+from .types.responses import Response
+from .types.routing_metadata import RoutingMetadata
+
+if TYPE_CHECKING:
+    from .records import CallContext
+
+
+@dataclass
+class Result:
+    """One completed call (chat or Responses), streamed or not; `to_record()` gives its ledger row."""
+
+    text: str
+    response: ChatCompletion | Response
+    routing_metadata: RoutingMetadata | None
+    headers: ResponseHeaders
+    ttft_ms: float | None
+    latency_ms: float | None
+    attempts: int
+    context: CallContext = field(repr=False)
+
+    @property
+    def request_id(self) -> str | None:
+        """The gateway's X-Request-ID (quote it in support tickets)."""
+        return self.headers.request_id
+
+    @property
+    def provider(self) -> str | None:
+        """The provider that served the call."""
+        return self.routing_metadata.provider if self.routing_metadata else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the call cost, in USD, as billed by the gateway."""
+        return self.routing_metadata.cost_usd if self.routing_metadata else None
+
+    @property
+    def usage(self) -> Any:
+        """The usage object of the response (chat `Usage` or Responses `ResponseUsage`)."""
+        return self.response.usage
+
+    @property
+    def offline(self) -> bool:
+        """True when an offline simulation (not the live API) answered."""
+        return self.headers.offline
+
+    @property
+    def warnings(self) -> list[str]:
+        """Routing warnings as one-line strings."""
+        rm = self.routing_metadata
+        return [str(w) for w in (rm.warnings or [])] if rm else []
+
+    def _record_fields(self) -> dict[str, Any]:
+        rm, u = self.routing_metadata, self.response.usage
+        prompt_tokens = completion_tokens = None
+        if u is not None:
+            prompt_tokens = getattr(u, "prompt_tokens", None)
+            if prompt_tokens is None:
+                prompt_tokens = getattr(u, "input_tokens", None)
+            completion_tokens = getattr(u, "completion_tokens", None)
+            if completion_tokens is None:
+                completion_tokens = getattr(u, "output_tokens", None)
+        finish = None
+        if isinstance(self.response, ChatCompletion) and self.response.choices:
+            finish = self.response.choices[0].finish_reason
+        elif isinstance(self.response, Response):
+            finish = self.response.status
+        warnings = [w.model_dump(exclude_none=True) for w in (rm.warnings or [])] if rm else []
+        out: dict[str, Any] = {
+            "ttft_ms_client": self.ttft_ms, "latency_ms": self.latency_ms, "attempts": self.attempts,
+            "request_id": self.headers.request_id, "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens, "cached_tokens": u.cached_tokens if u is not None else None,
+            "warnings": json.dumps(warnings) if warnings else None, "warning_count": len(warnings),
+            "finish_reason": finish,
+        }
+        if self.headers.offline:
+            out["source"] = "offline"
+        if rm is not None:
+            out.update(
+                provider=rm.provider, provider_model_id=rm.provider_model_id, model_canonical=rm.model_canonical,
+                routing_strategy=rm.routing_strategy, ttft_ms_server=rm.ttft_ms, throughput_tps=rm.throughput_tps,
+                cost_usd=rm.cost.usd if rm.cost else None,
+                cache_savings_usd=rm.cost.cache_savings_usd if rm.cost else None,
+            )
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        """This call as one flat row (see `RECORD_COLUMNS`); never contains the API key."""
+        from .records import make_record
+
+        return make_record(self.context, result=self)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        short = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return (f"Result(text={short!r}, provider={self.provider!r}, cost_usd={self.cost_usd!r}, "
+                f"ttft_ms={self.ttft_ms if self.ttft_ms is None else round(self.ttft_ms, 1)!r}, "
+                f"request_id={self.request_id!r})")
+
+    def footer(self) -> str:
+        """One line: provider · model · strategy · TTFT · latency · tokens · cost · request id."""
+        rm = self.routing_metadata
+        parts = []
+        if rm:
+            parts += [rm.provider, rm.model_canonical, rm.routing_strategy]
+            if rm.ttft_ms is not None:
+                parts.append(f"TTFT {rm.ttft_ms:.0f} ms (server)")
+        if self.ttft_ms is not None:
+            parts.append(f"TTFT {self.ttft_ms:.0f} ms (client)")
+        if self.latency_ms is not None:
+            parts.append(f"latency {self.latency_ms:.0f} ms")
+        rec = self._record_fields()
+        if rec["prompt_tokens"] is not None:
+            parts.append(f"{rec['prompt_tokens']}→{rec['completion_tokens']} tokens")
+        if self.cost_usd is not None:
+            parts.append(f"${self.cost_usd:.6f}")
+        if self.request_id:
+            parts.append(self.request_id)
+        if self.offline:
+            parts.append("offline simulation")
+        line = " · ".join(parts)
+        if self.warnings:
+            line += " · ⚠ " + "; ".join(self.warnings)
+        return line

@@ -1,0 +1,347 @@
+"""Streamed calls: SSE decoding (httpx-sse), accumulation of deltas, and the stream objects.
+
+The accumulators are pure (they take decoded `data:` payloads) so the sync and async streams share them.
+Chunks are read as plain dicts on the hot path; only the final usage and routing metadata are validated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from ._error_mapping import error_from_envelope
+from .errors import AurikoError, MalformedResponseError, StreamError
+from .headers import ResponseHeaders
+from .records import CallContext, make_record
+from .result import Result
+from .types.chat import ChatCompletion
+from .types.responses import Response, ResponseUsage
+
+if TYPE_CHECKING:
+    from ._core import BaseClient
+
+TERMINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ChatAccumulator:
+    """Builds a chat completion from `data:` payloads; keeps the last non-null usage and routing_metadata."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.reasoning: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.first: dict[str, Any] = {}
+        self.usage: Any = None
+        self.routing_metadata: Any = None
+        self.finish_reason: str | None = None
+        self.role = "assistant"
+        self.done = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, data: str) -> str | None:
+        """Take one payload; return the text delta it carries (None if none); raise StreamError on an error payload."""
+        if data == "[DONE]":
+            self.done = True
+            return None
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise StreamError(f"the stream sent a data line that is not JSON: {data[:60]!r}",
+                              code="malformed_chunk", partial_text=self.text) from None
+        if not isinstance(chunk, dict):
+            raise StreamError(f"the stream sent a JSON {type(chunk).__name__}, not a chunk object",
+                              code="malformed_chunk", partial_text=self.text)
+        if "error" in chunk and isinstance(chunk["error"], dict):
+            raise _stream_error(chunk, self.text)
+        if not self.first:
+            self.first = {k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint")}
+        if chunk.get("usage") is not None:
+            self.usage = chunk["usage"]
+        if chunk.get("routing_metadata") is not None:
+            self.routing_metadata = chunk["routing_metadata"]
+        out: str | None = None
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+            if delta.get("role"):
+                self.role = delta["role"]
+            content = delta.get("content")
+            if content:
+                self.parts.append(content)
+                out = content
+            if delta.get("reasoning_content"):
+                self.reasoning.append(delta["reasoning_content"])
+                out = out or ""
+            for tc in delta.get("tool_calls") or ():
+                slot = self.tool_calls.setdefault(tc.get("index", 0), {"id": None, "type": "function",
+                                                                      "function": {"name": None, "arguments": ""}})
+                if tc.get("id"):
+                    slot["id"] = tc["id"]
+                fn = tc.get("function") or {}
+                if fn.get("name"):
+                    slot["function"]["name"] = fn["name"]
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+                out = out or ""
+        return out
+
+    def final(self) -> ChatCompletion:
+        message: dict[str, Any] = {"role": self.role, "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = [self.tool_calls[i] for i in sorted(self.tool_calls)]
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        return ChatCompletion.model_validate({
+            **{k: v for k, v in self.first.items() if v is not None},
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "usage": self.usage, "routing_metadata": self.routing_metadata,
+        })
+
+
+class ResponsesAccumulator:
+    """Builds a Responses object from stream events; the terminal event carries the full response."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.response: dict[str, Any] | None = None
+        self.done = False
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, data: str) -> str | None:
+        """Take one event payload; return its text delta, if any."""
+        if data == "[DONE]":
+            self.done = self.done or self.response is not None
+            return None
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise StreamError(f"the stream sent an event that is not JSON: {data[:60]!r}",
+                              code="malformed_chunk", partial_text=self.text) from None
+        if not isinstance(event, dict):
+            raise StreamError("the stream sent an event that is not an object", code="malformed_chunk",
+                              partial_text=self.text)
+        etype = event.get("type")
+        if etype == "error" or (etype is None and isinstance(event.get("error"), dict)):
+            raise _stream_error(event, self.text)
+        if etype == "response.output_text.delta":
+            delta = event.get("delta") or ""
+            self.parts.append(delta)
+            return delta
+        if etype in TERMINAL_RESPONSE_EVENTS:
+            self.response = event.get("response") or {}
+            self.done = True
+        return None
+
+    def final(self) -> Response:
+        data = dict(self.response or {})
+        if not data.get("output_text"):
+            data["output_text"] = self.text
+        if data.get("usage") is not None:
+            data["usage"] = ResponseUsage.model_validate(data["usage"])
+        return Response.model_validate(data)
+
+
+def _stream_error(payload: dict[str, Any], partial: str) -> StreamError:
+    """A StreamError carrying the envelope's code, type and provider, and the text received so far."""
+    inner = error_from_envelope(payload, 200)
+    return StreamError(inner.message, partial_text=partial, code=inner.code or "stream_error", type=inner.type,
+                       status_code=200, param=inner.param, provider=inner.provider, suggestion=inner.suggestion)
+
+
+def _transport_stream_error(exc: Exception, partial: str) -> StreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return StreamError("the stream stalled past the client's timeout", code="stream_timeout",
+                           partial_text=partial)
+    return StreamError(f"the connection dropped mid-stream ({type(exc).__name__})", code="stream_interrupted",
+                       partial_text=partial)
+
+
+class _StreamBase:
+    """State and result-building shared by the sync and async stream objects."""
+
+    def __init__(self, client: BaseClient, response: httpx.Response, context: CallContext, attempts: int,
+                 sent_at: float) -> None:
+        self._client = client
+        self._response = response
+        self.context = context
+        self.attempts = attempts
+        self._sent_at = sent_at
+        self.ttft_ms: float | None = None
+        self.headers = ResponseHeaders.parse(response.headers)
+        client.last_headers = self.headers
+        self._acc: ChatAccumulator | ResponsesAccumulator = (
+            ChatAccumulator() if context.endpoint == "chat.completions" else ResponsesAccumulator())
+        self._result: Result | None = None
+        self._error: AurikoError | None = None
+        self._started = False
+
+    @property
+    def request_id(self) -> str | None:
+        """X-Request-ID, known as soon as the stream opens."""
+        return self.headers.request_id
+
+    @property
+    def text_so_far(self) -> str:
+        """The text received until now."""
+        return self._acc.text
+
+    def _check_content_type(self) -> None:
+        ctype = self._response.headers.get("content-type", "")
+        if "text/event-stream" not in ctype:
+            raise MalformedResponseError(
+                f"asked for a stream but the gateway answered {ctype or 'no content type'}",
+                request_id=self.headers.request_id, status_code=self._response.status_code)
+
+    def _on_payload(self, data: str) -> str | None:
+        delta = self._acc.feed(data)
+        if delta is not None and self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self._sent_at) * 1000
+        return delta
+
+    def _finish(self) -> Result:
+        latency = (time.perf_counter() - self._sent_at) * 1000
+        if not self._acc.done:
+            raise StreamError("the stream ended before its end marker ([DONE] or a terminal event)",
+                              code="stream_incomplete", partial_text=self._acc.text)
+        final = self._acc.final()
+        self._result = Result(text=self._acc.text, response=final, routing_metadata=final.routing_metadata,
+                              headers=self.headers, ttft_ms=self.ttft_ms, latency_ms=latency,
+                              attempts=self.attempts, context=self.context)
+        if self._client.record_hooks:
+            self._client._emit(self._result.to_record())
+        return self._result
+
+    def _fail(self, err: AurikoError) -> AurikoError:
+        err.attempts = self.attempts
+        err.request_id = err.request_id or self.headers.request_id
+        if self.headers.offline:
+            err.headers.setdefault("x-auriko-offline", "simulation")
+        self._error = err
+        if self._client.record_hooks:
+            rec = make_record(self.context, error=err)
+            rec.update(ttft_ms_client=self.ttft_ms, request_id=self.headers.request_id)
+            self._client._emit(rec)
+        return err
+
+    def _check_reuse(self) -> bool:
+        if self._error is not None:
+            raise self._error
+        if self._started:
+            if self._result is None:
+                raise RuntimeError("this stream is already being iterated")
+            return True
+        self._started = True
+        return False
+
+    def __repr__(self) -> str:
+        state = "done" if self._result else "failed" if self._error else "open"
+        return f"<{type(self).__name__} {self.context.endpoint} {state} request_id={self.request_id}>"
+
+
+class ChatStream(_StreamBase):
+    """A streamed call: iterate for text deltas as they arrive; then `.result` (or `.text`) is the full Result."""
+
+    def __iter__(self) -> Iterator[str]:
+        if self._check_reuse():
+            return
+        try:
+            self._check_content_type()
+            for sse in EventSource(self._response).iter_sse():
+                delta = self._on_payload(sse.data)
+                if delta:
+                    yield delta
+                if self._acc.done:
+                    break
+            self._finish()
+        except AurikoError as e:
+            raise self._fail(e) from None
+        except (httpx.TransportError, SSEError) as e:
+            raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+        finally:
+            self._response.close()
+
+    @property
+    def result(self) -> Result:
+        """The complete Result; consumes the rest of the stream if needed."""
+        if self._result is None:
+            for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+    @property
+    def text(self) -> str:
+        """The full answer (consumes the stream)."""
+        return self.result.text
+
+    def close(self) -> None:
+        """Close the connection without reading the rest."""
+        self._response.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncChatStream(_StreamBase):
+    """The async twin of `ChatStream`: `async for delta in stream`, then `await stream.get_result()`."""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        if self._check_reuse():
+            return
+        try:
+            self._check_content_type()
+            async for sse in EventSource(self._response).aiter_sse():
+                delta = self._on_payload(sse.data)
+                if delta:
+                    yield delta
+                if self._acc.done:
+                    break
+            self._finish()
+        except AurikoError as e:
+            raise self._fail(e) from None
+        except (httpx.TransportError, SSEError) as e:
+            raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+        finally:
+            await self._response.aclose()
+
+    async def get_result(self) -> Result:
+        """The complete Result; consumes the rest of the stream if needed."""
+        if self._result is None:
+            async for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+    @property
+    def result(self) -> Result:
+        """The Result of a stream that has been fully iterated."""
+        if self._result is None:
+            raise RuntimeError("the stream has not finished: iterate it or await get_result()")
+        return self._result
+
+    async def aclose(self) -> None:
+        """Close the connection without reading the rest."""
+        await self._response.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
