@@ -189,9 +189,10 @@ class BaseClient:
     def _result(self, prep: Prepared, response: httpx.Response, attempts: int, ttft_ms: float,
                 latency_ms: float) -> Result:
         assert prep.context is not None
-        model = ChatCompletion if prep.context.endpoint == "chat.completions" else Response
         try:
-            parsed = self._parse_json(response, model)
+            parsed: ChatCompletion | Response = (
+                self._parse_json(response, ChatCompletion) if prep.context.endpoint == "chat.completions"
+                else self._parse_json(response, Response))
         except MalformedResponseError as e:
             e.attempts = attempts
             raise

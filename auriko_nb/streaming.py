@@ -207,6 +207,8 @@ class _StreamBase:
                 request_id=self.headers.request_id, status_code=self._response.status_code)
 
     def _on_payload(self, data: str) -> str | None:
+        if not data:  # comment-only or field-only events carry no data: nothing to dispatch (W3C rule)
+            return None
         delta = self._acc.feed(data)
         if delta is not None and self.ttft_ms is None:
             self.ttft_ms = (time.perf_counter() - self._sent_at) * 1000
