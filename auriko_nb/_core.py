@@ -96,7 +96,8 @@ class BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self.has_key else "missing"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key})"
+        label = ", offline simulation" if self.source == "offline" else ""
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}{label})"
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -127,7 +128,7 @@ class BaseClient:
                            metadata: Metadata | Mapping[str, Any] | None, models: Sequence[str] | None,
                            gateway: Mapping[str, Any] | None, stream: bool,
                            extra_headers: Mapping[str, str] | None, run_id: str | None,
-                           params: Mapping[str, Any]) -> Prepared:
+                           params: Mapping[str, Any], cell: str | None = None) -> Prepared:
         r = coerce_routing(routing)
         m = coerce_metadata(metadata)
         gw = build_gateway(routing=r, metadata=m, models=list(models) if models is not None else None, raw=gateway)
@@ -158,7 +159,7 @@ class BaseClient:
             endpoint=endpoint, model_requested=model or ",".join((gw or {}).get("models") or []),
             routing=sent_routing if isinstance(sent_routing, dict) else None,
             tags=sent_meta.get("tags"), trace_id=sent_meta.get("trace_id"), prompt_id=prompt_id(payload),
-            stream=stream, source=self.source, run_id=run_id,
+            stream=stream, source=self.source, run_id=run_id, cell=cell,
         )
         return Prepared("POST", path, body, keyed=True, context=ctx,
                         headers=dict(extra_headers) if extra_headers else None)

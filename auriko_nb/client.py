@@ -131,18 +131,18 @@ class Client(BaseClient):
     @overload
     def chat(self, prompt: Messages, *, stream: Literal[False] = ..., model: str | None = ..., routing: RoutingArg = ...,
              metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
-             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
              **params: Any) -> Result: ...
     @overload
     def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ..., routing: RoutingArg = ...,
              metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
-             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+             system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
              **params: Any) -> ChatStream: ...
 
     def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None, routing: RoutingArg = None,
              metadata: MetadataArg = None, models: Sequence[str] | None = None,
              gateway: Mapping[str, Any] | None = None, system: str | None = None,
-             extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+             extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
              **params: Any) -> Result | ChatStream:
         """A chat completion from a prompt string or message list; `stream=True` returns an iterable ChatStream.
 
@@ -152,13 +152,13 @@ class Client(BaseClient):
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return self._inference(prep, stream)
 
     def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False, model: str | None = None,
                   routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                   gateway: Mapping[str, Any] | None = None, extra_headers: Mapping[str, str] | None = None,
-                  run_id: str | None = None, **params: Any) -> Result | ChatStream:
+                  run_id: str | None = None, cell: str | None = None, **params: Any) -> Result | ChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         payload = input if isinstance(input, str) else [dict(i) for i in input]
         if isinstance(payload, str) and not payload.strip():
@@ -166,7 +166,7 @@ class Client(BaseClient):
             raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
         prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return self._inference(prep, stream)
 
     # -- discovery and account ---------------------------------------------------------------------
@@ -289,31 +289,31 @@ class AsyncClient(BaseClient):
     async def chat(self, prompt: Messages, *, stream: Literal[False] = ..., model: str | None = ...,
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
-                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
                    **params: Any) -> Result: ...
     @overload
     async def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ...,
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
-                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ...,
+                   extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
                    **params: Any) -> AsyncChatStream: ...
 
     async def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None,
                    routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                    gateway: Mapping[str, Any] | None = None, system: str | None = None,
-                   extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+                   extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
                    **params: Any) -> Result | AsyncChatStream:
         """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`)."""
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return await self._inference(prep, stream)
 
     async def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False,
                         model: str | None = None, routing: RoutingArg = None, metadata: MetadataArg = None,
                         models: Sequence[str] | None = None, gateway: Mapping[str, Any] | None = None,
-                        extra_headers: Mapping[str, str] | None = None, run_id: str | None = None,
+                        extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
                         **params: Any) -> Result | AsyncChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         payload = input if isinstance(input, str) else [dict(i) for i in input]
@@ -322,7 +322,7 @@ class AsyncClient(BaseClient):
             raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
         prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return await self._inference(prep, stream)
 
     async def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .result import Result
 
 RECORD_COLUMNS: tuple[str, ...] = (
-    "run_id", "call_id", "started_at", "source", "endpoint", "prompt_id", "model_requested", "optimize",
+    "run_id", "call_id", "cell", "started_at", "source", "endpoint", "prompt_id", "model_requested", "optimize",
     "routing", "provider", "provider_model_id", "model_canonical", "routing_strategy", "ttft_ms_server",
     "ttft_ms_client", "latency_ms", "throughput_tps", "prompt_tokens", "completion_tokens", "cached_tokens",
     "cost_usd", "cache_savings_usd", "warnings", "warning_count", "status", "error_code", "error_type",
@@ -60,6 +60,7 @@ class CallContext:
     stream: bool
     source: str = "live"
     run_id: str | None = None
+    cell: str | None = None
     call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -67,7 +68,7 @@ class CallContext:
         """The request half of a record; the response or error half is filled in by `make_record`."""
         rec: dict[str, Any] = dict.fromkeys(RECORD_COLUMNS)
         rec.update(
-            run_id=self.run_id, call_id=self.call_id, started_at=self.started_at.isoformat(),
+            run_id=self.run_id, call_id=self.call_id, cell=self.cell, started_at=self.started_at.isoformat(),
             source=self.source, endpoint=self.endpoint, prompt_id=self.prompt_id,
             model_requested=self.model_requested,
             optimize=requested_strategy(self.model_requested, self.routing),
