@@ -1,0 +1,120 @@
+"""Our client on the embedded offline gateway over loopback: every endpoint, streaming, timing, connect()."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+
+import pytest
+
+import auriko_nb as ak
+from auriko_nb.connect import connect, connect_async, offline_gateway
+from auriko_nb.offline import GatewayHandle, serve
+
+KEY = "ak_test_offline_client"
+
+
+@pytest.fixture(scope="module")
+def gw() -> Iterator[GatewayHandle]:
+    with serve(seed=3, speed=0.05) as g:
+        yield g
+
+
+@pytest.fixture
+def client(gw: GatewayHandle) -> Iterator[ak.Client]:
+    with ak.Client(KEY, base_url=gw.base_url, max_retries=0, timeout=10) as c:
+        yield c
+
+
+def test_chat_plain_and_stream_through_our_client(client: ak.Client, gw: GatewayHandle) -> None:
+    res = client.chat("Explain SSE briefly", model="gpt-4o", routing={"optimize": "cost-focus"},
+                      metadata={"tags": ["t1"]}, temperature=0.1)
+    assert res.text and res.offline and res.request_id
+    rm = res.routing_metadata
+    assert rm is not None and rm.model_canonical == "gpt-4o" and rm.routing_strategy == "cost-focus"
+    assert rm.cost is not None and rm.cost.usd > 0
+    assert res.headers.credits_balance_usd is not None and res.headers.ratelimit_limit is not None
+    received = gw.stats.requests[-1]
+    assert received["body"]["gateway"] == {"routing": {"optimize": "cost-focus"}, "metadata": {"tags": ["t1"]}}
+    assert "authorization" not in received["headers"]
+    assert res.to_record()["source"] == "offline"
+
+    stream = client.chat("Explain SSE briefly", model="gpt-4o", routing={"optimize": "cost-focus"}, stream=True)
+    deltas = list(stream)
+    assert len(deltas) > 3 and "".join(deltas) == stream.result.text == res.text
+    assert stream.result.usage.completion_tokens == res.usage.completion_tokens
+
+
+def test_responses_and_discovery(client: ak.Client) -> None:
+    res = client.responses("Say hello", model="claude-sonnet-4-6")
+    assert res.text and res.routing_metadata is not None and res.to_record()["endpoint"] == "responses"
+    stream = client.responses("Say hello", model="claude-sonnet-4-6", stream=True)
+    assert "".join(stream) == stream.result.text == res.text
+    models = client.models()
+    assert len(models.ids) >= 10
+    assert len(client.models(endpoint="responses").ids) > len(models.ids)
+    assert client.model(models.ids[0]).id == models.ids[0]
+    assert client.me().workspace_id
+    assert len(client.registry_providers().ids) >= 8
+    assert client.registry_models().count >= 10
+    directory = client.directory()
+    assert all(2 <= len(m.providers) <= 5 for m in directory.models.values())
+
+
+def test_errors_are_typed(client: ak.Client) -> None:
+    with pytest.raises(ak.NotFoundError) as nf:
+        client.chat("hi", model="no-such-model")
+    assert nf.value.code == "model_not_found" and nf.value.request_id
+    with pytest.raises(ak.RateLimitError) as rl:
+        client.chat("hi", model="gpt-4o", extra_headers={"X-Auriko-Fault": "rate_limit"})
+    assert rl.value.retry_after is not None
+    with pytest.raises(ak.BadRequestError) as bad:
+        client.chat("hi", model="gpt-4o", routing={"max_cost_per_1m": 0.0001})
+    assert bad.value.code == "cost_constraint_exceeded"
+    with pytest.raises(ak.AuthenticationError):
+        ak.Client("not_a_key", base_url=client.base_url).chat("hi", model="gpt-4o")
+    with pytest.raises(ak.StreamError) as se:
+        client.chat("hi", model="gpt-4o", stream=True, extra_headers={"X-Auriko-Fault": "stream_error"}).result
+    assert se.value.partial_text and se.value.status_code == 200
+
+
+
+def test_streamed_ttft_agrees_with_the_gateway(gw: GatewayHandle, client: ak.Client) -> None:
+    diffs = []
+    for i in range(8):
+        r = client.chat(f"timing probe {i}", model="llama-3.3-70b", stream=True).result
+        assert r.routing_metadata is not None and r.routing_metadata.ttft_ms is not None and r.ttft_ms is not None
+        diffs.append(r.ttft_ms - r.routing_metadata.ttft_ms)
+    assert all(d >= -1.0 for d in diffs), diffs
+    assert statistics.median(diffs) < 15, diffs
+
+
+def test_connect_without_key_uses_the_offline_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AURIKO_API_KEY", raising=False)
+    rows: list[dict] = []
+    c = connect(speed=0.02, on_record=rows.append)
+    assert c.source == "offline" and "offline simulation" in repr(c)
+    assert c.base_url == offline_gateway(speed=0.02).base_url
+    assert connect(speed=0.02).base_url == c.base_url  # one gateway per process and settings
+    res = c.chat("hello", model="gpt-4o-mini")
+    assert res.offline and rows[-1]["source"] == "offline"
+    with pytest.raises(ak.NotFoundError):
+        c.chat("hello", model="nope")
+    assert rows[-1]["source"] == "offline" and rows[-1]["status"] == "error"
+
+
+def test_connect_with_key_is_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AURIKO_API_KEY", KEY)
+    c = connect()
+    assert c.source == "live" and c.base_url == "https://api.auriko.ai/v1" and c.has_key
+    assert connect(mode="offline", speed=0.02).source == "offline"
+    with pytest.raises(ValueError, match="mode"):
+        connect(mode="sometimes")  # type: ignore[arg-type]
+
+
+async def test_async_client_on_the_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AURIKO_API_KEY", raising=False)
+    async with connect_async(speed=0.02) as c:
+        res = await c.chat("hello async", model="deepseek-chat")
+        stream = await c.chat("hello async", model="deepseek-chat", stream=True)
+        assert "".join([d async for d in stream]) == res.text and stream.result.offline
