@@ -14,7 +14,7 @@ from .render import Part
 
 __all__ = ["Emission", "TimedResponse", "InjectedDisconnect", "install_log_filter"]
 
-COALESCE_S = 0.004  # parts due within this window go out in one write (keeps hundreds of streams cheap)
+COALESCE_S = 0.010  # parts due within this window go out in one write (keeps hundreds of streams cheap)
 
 
 class InjectedDisconnect(Exception):

@@ -12,9 +12,14 @@ from typing import Any
 __all__ = ["answer", "estimate_tokens", "split_pieces", "truncate_to_tokens", "content_text", "prompt_key",
            "messages_tokens"]
 
-_STOP = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for", "from", "how", "i", "in", "is", "it", "me", "my", "of", "on", "or", "our", "please", "so", "that", "the", "their", "them", "then", "there", "these", "this", "to", "us", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your", "about", "into", "than", "tell", "give", "write", "explain", "describe", "make", "short", "one", "two", "three", "list"]
-)
+_STOP = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do", "does", "for", "from",
+    "how", "i", "in", "is", "it", "me", "my", "of", "on", "or", "our", "please", "so", "that", "the",
+    "their", "them", "then", "there", "these", "this", "to", "us", "was", "we", "what", "when", "where",
+    "which", "who", "why", "will", "with", "would", "you", "your", "about", "into", "than", "tell", "give",
+    "write", "explain", "describe", "make", "short", "one", "two", "three", "list", "compare", "summarize",
+    "summarise", "show", "find", "say", "hi", "hello", "hey",
+})
 _NOUNS = ("approach", "trade-off", "baseline", "signal", "constraint", "budget", "latency", "pattern", "workflow",
           "measurement", "model", "provider", "benchmark", "detail", "assumption", "outcome", "experiment",
           "context", "summary", "example")
@@ -32,6 +37,7 @@ _TEMPLATES = (
     "Keep the {n1} {a}; it makes the {n2} easier to compare.",
 )
 _PIECE = re.compile(r"\s*\S+")
+PIECE_CHARS = 12  # characters per stream piece (about 3 tokens)
 _ARTICLE = re.compile(r"\b([Aa])\s([aeiou])")
 
 
@@ -87,12 +93,21 @@ def truncate_to_tokens(text: str, max_tokens: int | None) -> tuple[str, bool]:
     return text[: max_tokens * 4], True
 
 
-def split_pieces(text: str) -> list[str]:
-    """Stream pieces: each word with its leading whitespace, so joining them gives the text back."""
-    pieces = _PIECE.findall(text)
-    rest = len("".join(pieces))
+def split_pieces(text: str, min_chars: int = PIECE_CHARS) -> list[str]:
+    """Stream pieces of whole words (about 3 tokens each, as many providers send); they join back to the text."""
+    words = _PIECE.findall(text)
+    rest = len("".join(words))
     if rest < len(text):
-        pieces.append(text[rest:])
+        words.append(text[rest:])
+    pieces: list[str] = []
+    current = ""
+    for w in words:
+        current += w
+        if len(current) >= min_chars:
+            pieces.append(current)
+            current = ""
+    if current:
+        pieces.append(current)
     return pieces or [text]
 
 
