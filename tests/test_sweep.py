@@ -1,0 +1,218 @@
+"""Sweeps on the offline gateway: complete grid, concurrency cap, budget, 429 back-off, resume, interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import auriko_nb as ak
+from auriko_nb.ledger import Ledger
+from auriko_nb.offline import GatewayHandle, serve
+from auriko_nb.sweep import BudgetError, Sweep, compare
+
+KEY = "ak_test_sweeps"
+PROMPTS = ["Explain TTFT", "Compare routing strategies briefly"]
+
+
+@pytest.fixture
+def gw() -> Iterator[GatewayHandle]:
+    with serve(seed=1, speed=0.02) as g:
+        yield g
+
+
+def client_on(gw: GatewayHandle) -> ak.Client:
+    return ak.Client(KEY, base_url=gw.base_url, timeout=10)
+
+
+def test_grid_is_complete_one_row_per_cell(gw: GatewayHandle, tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    df = compare(PROMPTS, models=["gpt-4o", "claude-sonnet-4-6"], strategies=["cost-focus", "ttft-focus", None],
+                 repeats=2, concurrency=4, client=client_on(gw), ledger=ledger, progress=False, max_tokens=30)
+    assert len(df) == 2 * 2 * 3 * 2 and df["cell"].is_unique
+    assert set(df["status"]) == {"ok"} and (df["source"] == "offline").all()
+    assert len(ledger.to_dataframe(run_id=df["run_id"].iloc[0])) == 24
+    assert gw.stats.successes == 24
+    assert set(df["optimize"].dropna()) == {"cost-focus", "ttft-focus"} and df["optimize"].isna().sum() == 8
+    bodies = [r["body"] for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+    assert all(b["stream"] is True and b["max_tokens"] == 30 for b in bodies)
+    no_pref = [b for b in bodies if "optimize" not in (b.get("gateway") or {}).get("routing", {})]
+    assert len(no_pref) == 8
+
+
+def test_concurrency_never_exceeds_the_cap(gw: GatewayHandle) -> None:
+    df = compare([f"prompt {i}" for i in range(30)], models=["gpt-4o-mini"], concurrency=5, client=client_on(gw),
+                 ledger=None, progress=False)
+    assert len(df) == 30 and gw.stats.max_in_flight <= 5
+    assert gw.stats.max_in_flight >= 4  # the cap is actually used
+
+
+def test_budget_refuses_to_start_with_the_estimate(gw: GatewayHandle) -> None:
+    before = len(gw.stats.requests)
+    with pytest.raises(BudgetError) as info:
+        compare(PROMPTS * 10, models=["gpt-4o"], client=client_on(gw), ledger=None, progress=False,
+                budget_usd=0.0001)
+    line = str(info.value)
+    assert "estimated cost $" in line and "exceeds budget_usd=$0.0001" in line and "\n" not in line
+    assert all(r["path"] != "/v1/chat/completions" for r in gw.stats.requests[before:])
+
+
+def test_budget_stops_scheduling_at_the_right_place(gw: GatewayHandle) -> None:
+    sweep = Sweep([f"budget probe {i}" for i in range(12)], models=["gpt-4o"], concurrency=1, client=client_on(gw),
+                  ledger=None, progress=False, expected_output_tokens=1, budget_usd=0.002)
+    df = asyncio.run(sweep.run())
+    ok, cancelled = df[df.status == "ok"], df[df.status == "cancelled"]
+    assert len(ok) >= 1 and len(cancelled) >= 1 and len(ok) + len(cancelled) == 12
+    assert (cancelled["error_code"] == "budget").all()
+    costs = ok["cost_usd"].astype(float).tolist()
+    est = sweep.estimate_usd / 12  # every cell has the same estimate here
+    assert sum(costs[:-1]) + est <= 0.002 < sum(costs) + est
+    assert sweep.stop_reason == "budget"
+
+
+def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
+    with serve(seed=2, speed=0.02, faults={"rate_limit": 0.25}) as gw:
+        sweep = Sweep([f"rl {i}" for i in range(16)], models=["gpt-4o-mini"], concurrency=6, client=client_on(gw),
+                      ledger=None, progress=False, stream=False)
+        df = asyncio.run(sweep.run())
+        assert (df.status == "ok").all() and len(df) == 16
+        assert gw.stats.faults.get("rate_limit", 0) >= 1
+        assert sweep.limiter is not None and sweep.limiter.rate_limited == gw.stats.faults["rate_limit"]
+        assert df["attempts"].astype(int).sum() == 16 + gw.stats.faults["rate_limit"]
+        # Retry-After honoured: a cell's next attempt arrives no sooner than Retry-After after its 429
+        reqs = [r for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+        by_prompt: dict[str, list[dict]] = {}
+        for r in reqs:
+            by_prompt.setdefault(r["body"]["messages"][0]["content"], []).append(r)
+        retry_after = 1 * 0.02
+        for attempts in by_prompt.values():
+            for prev, nxt in zip(attempts, attempts[1:], strict=False):
+                assert prev["status"] == 429
+                assert nxt["received_at"] - prev["received_at"] >= retry_after - 0.002
+
+
+def test_resume_runs_exactly_the_missing_cells(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "resume.sqlite")
+    grid = dict(models=["gpt-4o-mini", "deepseek-chat"], strategies=["cost", "balanced"], ledger=ledger,
+                progress=False, stream=False, max_retries=0)
+    with serve(seed=4, speed=0.02, faults={"server_error": 0.3}) as bad:
+        first = compare(PROMPTS, client=client_on(bad), **grid)
+    failed = set(first.loc[first.status != "ok", "cell"])
+    assert failed and len(first) == 8
+    run_id = first["run_id"].iloc[0]
+    with serve(seed=4, speed=0.02) as good:
+        second = compare(PROMPTS, client=client_on(good), resume=run_id, **grid)
+        sent = [r for r in good.stats.requests if r["path"] == "/v1/chat/completions"]
+    assert len(sent) == len(failed)
+    assert len(second) == 8 and (second.status == "ok").all() and second["cell"].is_unique
+    assert set(second["run_id"]) == {run_id}
+    ok_before = first.loc[first.status == "ok", "call_id"]
+    assert set(ok_before) <= set(second["call_id"])  # finished cells were not re-run
+
+
+def test_cancel_keeps_finished_rows_and_marks_the_rest(gw: GatewayHandle) -> None:
+    rows: list[dict] = []
+    sweep = Sweep([f"cancel {i}" for i in range(40)], models=["gpt-4o"], concurrency=2, client=client_on(gw),
+                  ledger=None, progress=False, on_row=rows.append)
+
+    async def go() -> None:
+        task = asyncio.create_task(sweep.run())
+        while len(rows) < 3:
+            await asyncio.sleep(0.01)
+        sweep.cancel(now=True)
+        await task
+    asyncio.run(go())
+    df = sweep.results
+    assert len(df) == 40 and df["cell"].is_unique
+    assert (df.status == "ok").sum() >= 3 and (df.status == "cancelled").sum() >= 30
+    assert set(df.status) <= {"ok", "cancelled"}
+
+
+def test_compare_works_inside_a_running_event_loop(gw: GatewayHandle) -> None:
+    async def notebook_cell() -> object:
+        return compare(["hi from a notebook"], models=["gpt-4o-mini"], client=client_on(gw), ledger=None,
+                       progress=False)
+    df = asyncio.run(notebook_cell())
+    assert len(df) == 1 and df.status.iloc[0] == "ok"
+
+
+def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auriko_nb.sweep as sweep_mod
+    real_join = threading.Thread.join
+    calls = {"n": 0}
+
+    def join(self: threading.Thread, timeout: float | None = None) -> None:
+        if self.name.startswith("auriko-sweep"):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt
+        real_join(self, timeout)
+    monkeypatch.setattr(threading.Thread, "join", join)
+
+    async def cell() -> object:
+        with pytest.warns(UserWarning, match="interrupted"):
+            return sweep_mod.compare([f"k {i}" for i in range(80)], models=["gpt-4o"], concurrency=2,
+                                     client=client_on(gw), ledger=None, progress=False)
+    df = asyncio.run(cell())
+    assert len(df) == 80 and (df.status == "cancelled").sum() > 0 and (df.status == "ok").sum() > 0
+
+
+def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path) -> None:
+    db = tmp_path / "killed.sqlite"
+    script = textwrap.dedent(f"""
+        import auriko_nb as ak
+        from auriko_nb.offline import serve
+        from auriko_nb.sweep import compare
+        gw = serve(seed=5, speed=0.05)
+        compare([f"kill {{i}}" for i in range(40)], models=["gpt-4o-mini"], concurrency=2, run_id="run-killed",
+                client=ak.Client("{KEY}", base_url=gw.base_url), ledger={str(db)!r}, progress=False)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists() and len(Ledger(db)) >= 5:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ledger = Ledger(db)
+    before = ledger.to_dataframe(run_id="run-killed")
+    assert 5 <= len(before) < 40 and before["cell"].is_unique and (before.status == "ok").all()
+    with serve(seed=5, speed=0.02) as gw:
+        after = compare([f"kill {i}" for i in range(40)], models=["gpt-4o-mini"], resume="run-killed",
+                        client=client_on(gw), ledger=ledger, progress=False)
+        sent = [r for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+    assert len(sent) == 40 - len(before)
+    assert len(after) == 40 and (after.status == "ok").all() and after["cell"].is_unique
+
+
+def test_hundreds_of_calls_finish_near_the_ideal_time() -> None:
+    with serve(seed=6, speed=0.02) as gw:
+        t0 = time.perf_counter()
+        df = compare([f"bulk {i}" for i in range(300)], models=["gpt-4o-mini"], concurrency=50,
+                     client=client_on(gw), ledger=None, progress=False)
+        wall = time.perf_counter() - t0
+    assert (df.status == "ok").all() and len(df) == 300
+    ideal = df["latency_ms"].astype(float).sum() / 1000 / 50
+    assert wall < 2.0 * ideal + 1.5, (wall, ideal)
+
+
+def test_bad_sweep_arguments_fail_fast() -> None:
+    for kwargs, msg in [(dict(models=[]), "models"), (dict(models=["m"], strategies=["cheapest"]), "cheapest"),
+                        (dict(models=["m"], repeats=0), "repeats"), (dict(models=["m"], concurrency=0), "concurrency"),
+                        (dict(models=["m"], budget_usd=-1), "budget_usd")]:
+        with pytest.raises(ValueError, match=msg):
+            Sweep(["p"], ledger=None, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="prompts"):
+        Sweep([""], models=["m"], ledger=None)
+    json.dumps({})
