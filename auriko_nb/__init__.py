@@ -1,13 +1,23 @@
-"""auriko_nb: send, measure and compare routed LLM calls through the Auriko gateway, from a notebook."""
+"""auriko_nb: send, measure and compare routed LLM calls through the Auriko gateway, from a notebook.
+
+Light names are imported at once; those that need pandas, matplotlib or uvicorn load on first use, so
+`import auriko_nb` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .client import AsyncClient, Client
+from .connect import connect, connect_async
 from .errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    AurikoError,
     AuthenticationError,
+    AurikoError,
     BadRequestError,
     ConflictError,
     MalformedResponseError,
@@ -24,10 +34,35 @@ from .result import Result
 from .streaming import AsyncChatStream, ChatStream
 from .types import STRATEGIES, Gateway, Metadata, Routing, RoutingMetadata
 
+if TYPE_CHECKING:
+    from . import offline, plots
+    from .analysis import pareto, summarize
+    from .ingest import record
+    from .ledger import Ledger, session_ledger, set_session_ledger
+    from .sweep import BudgetError, Sweep, compare, compare_async
+
+_LAZY = {
+    "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
+    "summarize": "analysis", "pareto": "analysis", "record": "ingest",
+    "compare": "sweep", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
+}
+_LAZY_MODULES = {"offline", "plots"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'auriko_nb' has no attribute {name!r}")
+
+
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AsyncChatStream", "AsyncClient",
-    "AuthenticationError", "AurikoError", "BadRequestError", "ChatStream", "Client", "ConflictError", "Gateway",
-    "MalformedResponseError", "Metadata", "NotFoundError", "PermissionDeniedError", "RECORD_COLUMNS",
-    "RateLimitError", "RequestValidationError", "ResponseHeaders", "Result", "Routing", "RoutingMetadata",
-    "STRATEGIES", "ServerError", "StreamError", "__version__",
+    "AuthenticationError", "AurikoError", "BadRequestError", "BudgetError", "ChatStream", "Client",
+    "ConflictError", "Gateway", "Ledger", "MalformedResponseError", "Metadata", "NotFoundError",
+    "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
+    "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "StreamError", "Sweep", "__version__",
+    "compare", "compare_async", "connect", "connect_async", "offline", "pareto", "plots", "record",
+    "session_ledger", "set_session_ledger", "summarize",
 ]
