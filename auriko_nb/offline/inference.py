@@ -46,8 +46,8 @@ def _immediate_fault(kind: str, sim: SimState, stream: bool) -> Response | None:
     if kind == "server_error":
         return error_response(GatewayError("internal_error", "Internal server error (simulated)."))
     if kind == "unavailable":
-        return error_response(GatewayError("service_unavailable", "The service is temporarily unavailable "
-                                                                  "(simulated).", headers={"retry-after": "1"}))
+        return error_response(GatewayError("service_unavailable", "The service is temporarily unavailable (simulated).",
+                                           headers={"retry-after": compact_seconds(1.0 * sim.speed)}))
     if kind == "html_error":
         return Response(HTML_ERROR_PAGE, status_code=502, media_type="text/html")
     if kind == "stream_error" and not stream:
@@ -55,11 +55,11 @@ def _immediate_fault(kind: str, sim: SimState, stream: bool) -> Response | None:
     return None
 
 
-def _error_part(c: Completion, at: float) -> Part:
+def _error_part(c: Completion, at: float, sequence_number: int) -> Part:
     message = f"{c.cand.provider} failed mid-stream (simulated)."
     if c.req.endpoint == "responses":
         return Part(at, sse({"type": "error", "code": "upstream_error", "message": message, "param": None,
-                             "provider": c.cand.provider, "sequence_number": 9999}))
+                             "provider": c.cand.provider, "sequence_number": sequence_number}))
     return Part(at, sse({"error": error_payload("api_error", "upstream_error", message, provider=c.cand.provider)}))
 
 
@@ -99,7 +99,7 @@ def _emission(sim: SimState, c: Completion, body: dict[str, Any], fault: str | N
         if fault in ("stream_error", "disconnect", "malformed_json"):
             cut, at = _cut(parts)
             if fault == "stream_error":
-                cut.append(_error_part(c, at))
+                cut.append(_error_part(c, at, len(cut)))
             elif fault == "malformed_json":
                 cut.append(Part(at, b'data: {"id":"chatcmpl-' + c.hex.encode() + b'","object":"chat.compl\n\n'))
             return Emission(200, hdrs, 0.0, cut, drop=fault == "disconnect", media_type="text/event-stream")

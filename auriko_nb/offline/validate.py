@@ -57,13 +57,13 @@ def _range_param(body: Mapping[str, Any], name: str, lo: float, hi: float) -> No
         raise _bad("invalid_parameter_value", f"{name} must be a number between {lo:g} and {hi:g}, got {value!r}", name)
 
 
-def _split_suffix(name: str) -> tuple[str, str | None]:
+def _split_suffix(name: str, param: str) -> tuple[str, str | None]:
     """`gpt-4o:ttft` -> ("gpt-4o", "ttft"); parsed only with exactly one colon (§4)."""
     if name.count(":") != 1:
         return name, None
     base, suffix = name.split(":")
     if suffix not in STRATEGIES:
-        raise _bad("invalid_parameter_value", f"model: unknown routing suffix ':{suffix}' in {name!r}", "model",
+        raise _bad("invalid_parameter_value", f"{param}: unknown routing suffix ':{suffix}' in {name!r}", param,
                    f"Valid suffixes: {', '.join(':' + s for s in STRATEGIES)}.")
     return base, suffix
 
@@ -71,7 +71,7 @@ def _split_suffix(name: str) -> tuple[str, str | None]:
 def _resolve(catalog: Catalog, name: Any, param: str) -> tuple[ModelInfo, str | None]:
     if not isinstance(name, str) or not name:
         raise _bad("invalid_parameter_value", f"{param} must be a non-empty model id string", param)
-    base, suffix = _split_suffix(name)
+    base, suffix = _split_suffix(name, param)
     model = catalog.resolve(base)
     if model is None:
         raise GatewayError("model_not_found", f"The model '{base}' does not exist or is not available.", param=param,
@@ -112,7 +112,7 @@ def _common(body: Any, catalog: Catalog) -> tuple[dict[str, Any], tuple[ModelInf
         # uncertain: suffix vs explicit gateway.routing.optimize; the explicit option wins.
         strategy = routing.optimize or suffix or DEFAULT_STRATEGY
     models = tuple(dict.fromkeys(m for m, _ in resolved))
-    if "stream" in body and not isinstance(body["stream"], bool) and body["stream"] is not None:
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
         raise _bad("invalid_parameter_value", "stream must be a boolean", "stream")
     _range_param(body, "temperature", 0, 2)
     _range_param(body, "top_p", 0, 1)

@@ -38,6 +38,8 @@ async def test_error_faults(aclient: httpx.AsyncClient, app: Starlette, kind: st
     assert "x-ratelimit-remaining-requests" in r.headers
     if kind == "rate_limit":
         assert r.headers["retry-after"] == "0.01"  # 1 s x speed 0.01, compact
+    if kind == "unavailable":
+        assert r.headers["retry-after"] == "0.01"
     stats = app.state.sim.stats
     assert stats.faults == {kind: 1} and stats.requests[-1]["fault"] == kind and stats.successes == 0
 
@@ -172,3 +174,14 @@ def test_fault_config_validation() -> None:
         create_app(faults={"meteor": 0.1})
     with pytest.raises(ValueError, match="more than 1"):
         create_app(faults={"rate_limit": 0.7, "stall": 0.5})
+
+
+async def test_exhausted_credits_are_a_non_retryable_429() -> None:
+    app = create_app(speed=0.005, credit_usd=0.0005)
+    async with _client(app) as c:
+        statuses = [(await c.post("/chat/completions", json=chat(f"spend {i}"))).status_code for i in range(5)]
+        assert statuses[0] == 200 and statuses[-1] == 429
+        r = await c.post("/chat/completions", json=chat())
+    err = error_of(r)
+    assert (err["type"], err["code"]) == ("rate_limit_error", "insufficient_quota")
+    assert r.headers["x-error-retryable"] == "false" and int(r.headers["x-credits-balance-microdollars"]) <= 0

@@ -99,6 +99,12 @@ def test_auriko_errors(gateway: GatewayHandle, throttled: GatewayHandle, broken_
             pass
     assert mid.value.code == "upstream_error" and mid.value.status_code == 200
 
+    with auriko.Client(api_key=KEY, base_url=broken_streams.base_url, max_retries=0) as c, \
+            pytest.raises(auriko.APIStatusError) as flat:
+        for _ in c.responses.create(model="gpt-4o", input="hi", stream=True):
+            pass
+    assert flat.value.code == "upstream_error"
+
 
 def test_openai_chat_plain_and_stream(oa: openai.OpenAI) -> None:
     r = oa.chat.completions.create(model="gpt-4o", messages=MESSAGES,
