@@ -1,0 +1,122 @@
+"""Summaries of call rows (per group: success, TTFT/latency percentiles, cost, provider share) and the
+cost–TTFT Pareto frontier. Pure, vectorised functions on DataFrames of records: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .ledger import coerce_types
+
+__all__ = ["summarize", "pareto", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "calls", "ok", "errors", "cancelled", "success_rate", "ttft_server_p50", "ttft_server_p95", "ttft_client_p50",
+    "ttft_client_p95", "latency_p50", "latency_p95", "throughput_mean", "cost_mean_usd", "cost_total_usd",
+    "cost_per_1k_output_tokens_usd", "provider_share",
+)
+_NUMERIC = {"ttft_server": "ttft_ms_server", "ttft_client": "ttft_ms_client", "latency": "latency_ms"}
+
+
+def _by_list(by: str | Sequence[str]) -> list[str]:
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _number(df: pd.DataFrame, col: str) -> pd.Series:
+    """`df[col]` as float64 (NaN where missing or unparseable; all NaN when the column is absent)."""
+    if col not in df.columns:
+        return pd.Series(np.nan, index=df.index, dtype="float64")
+    return pd.to_numeric(df[col], errors="coerce").astype("float64")
+
+
+def _share_text(counts: pd.Series) -> str:
+    """Ok-call counts by (group..., provider) -> 'openai 60%, groq 40%' (largest first, ties by name)."""
+    total = counts.sum()
+    names = counts.index.get_level_values(-1).astype(str)
+    items = sorted(((n, int(v)) for n, v in zip(names, counts, strict=True) if v > 0), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{name} {v / total:.0%}" for name, v in items)
+
+
+def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
+    """One row per group: counts over all rows; percentiles, means and per-token cost over `ok` rows only.
+
+    `success_rate` is ok / (ok + errors): cancelled calls were never attempted. `cost_total_usd` sums every
+    billed row. `provider_share` is a text like "openai 60%, groq 40%" of each group's ok calls, or, when
+    'provider' is one of `by`, that provider's fraction of the ok calls in its group without 'provider'.
+    """
+    keys = _by_list(by)
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise KeyError(f"summarize: no column {missing} in the frame (have {list(df.columns)})")
+    d = coerce_types(df)
+    status = d["status"].astype("object") if "status" in d.columns else pd.Series("ok", index=d.index)
+    ok = (status == "ok").to_numpy()
+    w = d[keys].copy()
+    w["calls"] = 1
+    w["ok"] = ok.astype("int64")
+    w["errors"] = (status == "error").to_numpy().astype("int64")
+    w["cancelled"] = (status == "cancelled").to_numpy().astype("int64")
+    for name, col in _NUMERIC.items():
+        w[name] = _number(d, col).where(ok)
+    w["throughput_mean"] = _number(d, "throughput_tps").where(ok)
+    cost, tokens = _number(d, "cost_usd"), _number(d, "completion_tokens")
+    w["cost_mean_usd"] = cost.where(ok)
+    w["cost_total_usd"] = cost
+    priced = ok & cost.notna().to_numpy() & (tokens > 0).to_numpy()
+    w["_priced_cost"], w["_priced_tokens"] = cost.where(priced), tokens.where(priced)
+
+    g = w.groupby(keys, dropna=False, observed=True, sort=True)
+    out = g[["calls", "ok", "errors", "cancelled"]].sum()
+    attempted = out["ok"] + out["errors"]
+    out["success_rate"] = (out["ok"] / attempted.where(attempted > 0)).astype("float64")
+    p50, p95 = g[list(_NUMERIC)].quantile(0.5), g[list(_NUMERIC)].quantile(0.95)
+    for name in _NUMERIC:
+        out[f"{name}_p50"], out[f"{name}_p95"] = p50[name], p95[name]
+    out[["throughput_mean", "cost_mean_usd"]] = g[["throughput_mean", "cost_mean_usd"]].mean()
+    out["cost_total_usd"] = g["cost_total_usd"].sum()
+    per_1k = g["_priced_cost"].sum(min_count=1) / g["_priced_tokens"].sum(min_count=1) * 1000
+    out["cost_per_1k_output_tokens_usd"] = per_1k
+    out["provider_share"] = _provider_share(d, keys, ok, out)
+    return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS])
+
+
+def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.DataFrame) -> pd.Series:
+    """The provider_share column aligned to `out`'s group index."""
+    if "provider" not in d.columns or not ok.any():
+        return pd.Series(np.nan, index=out.index, dtype="object")
+    served = d.loc[ok, keys + ([] if "provider" in keys else ["provider"])].copy()
+    served["provider"] = served["provider"].astype("object").fillna("unknown")
+    if "provider" in keys:
+        rest = [k for k in keys if k != "provider"]
+        rest_ok = (out.groupby(level=rest, dropna=False, observed=True)["ok"].transform("sum")
+                   if rest else pd.Series(out["ok"].sum(), index=out.index))
+        return (out["ok"] / rest_ok.where(rest_ok > 0)).astype("float64")
+    counts = served.groupby([*keys, "provider"], dropna=False, observed=True, sort=False).size()
+    text = counts.groupby(level=list(range(len(keys))), dropna=False, sort=False).agg(_share_text)
+    if len(keys) == 1:
+        text.index = text.index.get_level_values(0)
+    return text.reindex(out.index).astype("object")
+
+
+def pareto(data: pd.DataFrame, x: str = "cost_mean_usd", y: str = "ttft_client_p50",
+           by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
+    """The groups no other group beats on both `x` and `y` (lower is better), sorted by `x`.
+
+    `data` is a `summarize` result, or raw rows, which are summarized by `by` first.
+    """
+    s = data if x in data.columns and y in data.columns else summarize(data, by)
+    xs, ys = pd.to_numeric(s[x], errors="coerce"), pd.to_numeric(s[y], errors="coerce")
+    valid = s[(xs.notna() & ys.notna()).to_numpy()]
+    if valid.empty:
+        return valid.reset_index(drop=True)
+    order = np.lexsort((ys[valid.index].to_numpy(), xs[valid.index].to_numpy()))
+    vx, vy = xs[valid.index].to_numpy()[order], ys[valid.index].to_numpy()[order]
+    prev_best = np.concatenate([[np.inf], np.minimum.accumulate(vy)[:-1]])
+    improves = vy < prev_best
+    last = np.maximum.accumulate(np.where(improves, np.arange(len(vy)), -1))
+    prev_last = np.concatenate([[-1], last[:-1]])
+    same_point = (prev_last >= 0) & (vy == prev_best) & (vx == vx[np.maximum(prev_last, 0)])
+    return valid.iloc[order[improves | same_point]].reset_index(drop=True)

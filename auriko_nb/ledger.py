@@ -1,0 +1,357 @@
+"""The ledger: every call as one row in an append-only SQLite file (WAL), safe across kernels and crashes.
+
+Each `append` is its own short committed transaction, so a killed process loses at most the calls in
+flight, and several notebooks or processes can write the same file (WAL plus a busy timeout). Only the
+columns of `RECORD_COLUMNS` are ever written, so nothing else (an API key above all) can reach the file.
+The file is plain SQLite: pandas, DuckDB or Spark can read the `calls` table directly.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sqlite3
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .records import RECORD_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Ledger", "session_ledger", "set_session_ledger", "to_frame", "coerce_types", "record_dtypes",
+           "DEFAULT_LEDGER_PATH", "LEDGER_ENV"]
+
+TABLE = "calls"
+LEDGER_ENV = "AURIKO_NB_LEDGER"
+DEFAULT_LEDGER_PATH = "auriko_ledger.sqlite"
+_OFF_VALUES = {"off", "none", "0", "false", "no"}
+BUSY_TIMEOUT_S = 30.0
+
+FLOAT_COLUMNS = ("ttft_ms_server", "ttft_ms_client", "latency_ms", "throughput_tps", "cost_usd", "cache_savings_usd")
+INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens", "warning_count", "http_status", "attempts")
+BOOL_COLUMNS = ("stream",)
+CATEGORY_COLUMNS = ("provider", "routing_strategy", "optimize", "status", "model_canonical", "source", "endpoint")
+JSON_COLUMNS = ("routing", "warnings", "tags")
+TIME_COLUMN = "started_at"
+TIME_DTYPE = "datetime64[us, UTC]"
+
+
+def _text_dtype() -> str:
+    import pandas as pd
+
+    return "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
+
+
+def _dtype_of(col: str) -> str:
+    if col in FLOAT_COLUMNS:
+        return "float64"
+    if col in INT_COLUMNS:
+        return "Int64"
+    if col in BOOL_COLUMNS:
+        return "boolean"
+    if col in CATEGORY_COLUMNS:
+        return "category"
+    return TIME_DTYPE if col == TIME_COLUMN else _text_dtype()
+
+
+def _sql_type(col: str) -> str:
+    if col in FLOAT_COLUMNS:
+        return "REAL"
+    return "INTEGER" if col in INT_COLUMNS or col in BOOL_COLUMNS else "TEXT"
+
+
+def record_dtypes() -> dict[str, str]:
+    """The pandas dtype of each record column, as `to_dataframe` returns them."""
+    return {c: _dtype_of(c) for c in RECORD_COLUMNS}
+
+
+# -- values in: one canonical SQLite value per column ------------------------------------------------------
+
+_NATIVE = frozenset((type(None), str, int, float, bool))  # bound by sqlite3 as is (a NaN float becomes NULL)
+
+
+def utc_text(value: Any) -> str | None:
+    """A timestamp as canonical UTC ISO-8601 text (microseconds, +00:00) so SQL string order is time order."""
+    if isinstance(value, str) and len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
+        return value  # the common case: already canonical (what `CallContext` writes)
+    import pandas as pd
+
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _coerce(col: str, value: Any) -> Any:
+    """Turn a non-native value (numpy scalar, bool, NA, dict, list) into what SQLite stores for `col`."""
+    if col in JSON_COLUMNS and isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    import pandas as pd
+
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None
+    if col in INT_COLUMNS or col in BOOL_COLUMNS:
+        return int(value)
+    if col in FLOAT_COLUMNS:
+        return float(value)
+    return str(value)
+
+
+def _row(record: Mapping[str, Any], columns: Sequence[str], time_index: int) -> list[Any]:
+    """The record's values for `columns`, in order, each one SQLite can store (fast path: all native)."""
+    values = list(map(record.get, columns))
+    if not _NATIVE.issuperset(map(type, values)):
+        values = [v if type(v) in _NATIVE else _coerce(c, v) for c, v in zip(columns, values, strict=True)]
+    if time_index >= 0:
+        values[time_index] = utc_text(values[time_index])
+    return values
+
+
+# -- frames out: one dtype per column ---------------------------------------------------------------------
+
+def coerce_types(df: pd.DataFrame) -> pd.DataFrame:
+    """The known record columns of `df` converted to ledger dtypes (other columns left alone); a new frame."""
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        if col not in RECORD_COLUMNS:
+            continue
+        want, s = _dtype_of(col), out[col]
+        if str(s.dtype) == want:
+            continue
+        if col == TIME_COLUMN:
+            s = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+        elif want in ("float64", "Int64"):
+            s = pd.to_numeric(s, errors="coerce")
+            if want == "Int64":
+                s = s.round()
+        elif col in JSON_COLUMNS and s.dtype == object:
+            s = s.map(lambda v: json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v)
+        elif want == "boolean":
+            s = s.map(_to_bool, na_action="ignore") if s.dtype == object or str(s.dtype) == "str" else s
+        elif want == "category":
+            s = s.astype(_text_dtype())  # categories are text even when every value is missing
+        out[col] = s.astype(want)
+    return out
+
+
+def _to_bool(v: Any) -> Any:
+    if isinstance(v, str):
+        return {"true": True, "1": True, "false": False, "0": False}.get(v.strip().lower())
+    return bool(v)
+
+
+def to_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Records (dicts, or a DataFrame of them) as a typed frame with exactly the `RECORD_COLUMNS`, in order."""
+    import pandas as pd
+
+    df = records if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
+    return coerce_types(df.reindex(columns=list(RECORD_COLUMNS)).reset_index(drop=True))
+
+
+# -- the ledger -------------------------------------------------------------------------------------------
+
+class Ledger:
+    """An append-only SQLite file of call records; pass it as a client's `on_record` hook."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no ledger at {self.path}")
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            self._conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+        self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        self._columns: tuple[str, ...] = ()
+        if not readonly:
+            self._setup()
+        self._columns = self._table_columns()
+        self._time_index = self._columns.index(TIME_COLUMN) if TIME_COLUMN in self._columns else -1
+
+    def _setup(self) -> None:
+        conn = self._conn
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: every commit survives a crash of the process
+        cols = ", ".join(f'"{c}" {_sql_type(c)}' for c in RECORD_COLUMNS)
+        with self._transaction():
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
+            for c in RECORD_COLUMNS:  # a ledger written by an older version gains newer columns
+                if c not in have:
+                    conn.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{c}" {_sql_type(c)}')
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_run ON {TABLE}(run_id)")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE}(started_at)")
+
+    def _table_columns(self) -> tuple[str, ...]:
+        have = {r[1] for r in self._conn.execute(f"PRAGMA table_info({TABLE})")}
+        return tuple(c for c in RECORD_COLUMNS if c in have)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _insert_sql(self) -> str:
+        if self.readonly:
+            raise PermissionError(f"ledger {self.path} is open readonly")
+        names = ", ".join(f'"{c}"' for c in self._columns)
+        return f"INSERT INTO {TABLE} ({names}) VALUES ({', '.join('?' * len(self._columns))})"
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write one record and commit at once (unknown keys ignored; missing ones stored as NULL)."""
+        sql, row = self._insert_sql(), _row(record, self._columns, self._time_index)
+        with self._lock:
+            self._conn.execute(sql, row)
+
+    __call__ = append
+
+    def append_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Write many records in one transaction (fast: for benchmarks and imports); returns how many."""
+        sql, cols, ti = self._insert_sql(), self._columns, self._time_index
+        rows = [_row(r, cols, ti) for r in records]
+        with self._lock, self._transaction():
+            self._conn.executemany(sql, rows)
+        return len(rows)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def to_dataframe(self, run_id: str | Sequence[str] | None = None, since: Any = None, until: Any = None,
+                     status: str | Sequence[str] | None = None,
+                     source: str | Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows in append order as a typed DataFrame; `since` is inclusive, `until` exclusive (UTC)."""
+        import pandas as pd
+
+        where: list[str] = []
+        params: list[Any] = []
+        for col, want in (("run_id", run_id), ("status", status), ("source", source)):
+            if want is not None:
+                values = [want] if isinstance(want, str) else list(want)
+                where.append(f"{col} IN ({', '.join('?' * len(values))})" if values else "0")
+                params += values
+        for op, when in ((">=", since), ("<", until)):
+            if when is not None:
+                where.append(f"started_at {op} ?")
+                params.append(utc_text(when))
+        with self._lock:
+            cols = self._columns = self._columns or self._table_columns()
+            if not cols:
+                return to_frame([])
+            sql = f"SELECT {', '.join(cols)} FROM {TABLE}"
+            sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+            rows = self._conn.execute(sql, params).fetchall()
+        return to_frame(pd.DataFrame.from_records(rows, columns=list(cols)))
+
+    def run_ids(self) -> pd.DataFrame:
+        """One row per run, in order of first appearance: run_id, calls, ok, errors, cancelled, first/last."""
+        import pandas as pd
+
+        sql = (f"SELECT run_id, COUNT(*), SUM(status = 'ok'), SUM(status = 'error'), SUM(status = 'cancelled'), "
+               f"MIN(started_at), MAX(started_at) FROM {TABLE} GROUP BY run_id ORDER BY MIN(id)")
+        with self._lock:
+            rows = self._conn.execute(sql).fetchall() if self._table_columns() else []
+        df = pd.DataFrame.from_records(rows, columns=["run_id", "calls", "ok", "errors", "cancelled",
+                                                      "first_started_at", "last_started_at"])
+        for c in ("calls", "ok", "errors", "cancelled"):
+            df[c] = df[c].astype("int64")
+        for c in ("first_started_at", "last_started_at"):
+            df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601").astype(TIME_DTYPE)
+        return df
+
+    def export(self, path: str | os.PathLike[str], **filters: Any) -> Path:
+        """Write the rows (optionally filtered as in `to_dataframe`) to .csv or .parquet; returns the path."""
+        out = Path(path)
+        ext = out.suffix.lower()
+        if ext not in (".csv", ".parquet"):
+            raise ValueError(f"cannot export to {out.name!r}: use a .csv or .parquet file name")
+        if ext == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+            raise ImportError("Parquet export needs pyarrow: pip install pyarrow")
+        df = self.to_dataframe(**filters)
+        if ext == ".csv":
+            df.to_csv(out, index=False)
+        else:
+            df.to_parquet(out, index=False)
+        return out
+
+    def __len__(self) -> int:
+        with self._lock:
+            if not self._table_columns():
+                return 0
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
+
+    def __bool__(self) -> bool:
+        return True  # an empty ledger is still a ledger (and a valid `on_record` hook)
+
+    def close(self) -> None:
+        """Close the connection (idempotent); committed rows are already on disk."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        try:
+            return f"Ledger({str(self.path)!r}, rows={len(self)})"
+        except sqlite3.ProgrammingError:
+            return f"Ledger({str(self.path)!r}, closed)"
+
+
+# -- the session ledger -----------------------------------------------------------------------------------
+
+_session: Ledger | None = None
+_session_off = False
+_session_lock = threading.Lock()
+
+
+def session_ledger() -> Ledger | None:
+    """The process-wide default ledger, opened on first use; None when turned off.
+
+    Its file is `$AURIKO_NB_LEDGER` or `./auriko_ledger.sqlite`; `AURIKO_NB_LEDGER=off` starts with it off.
+    """
+    global _session, _session_off
+    with _session_lock:
+        if _session is None and not _session_off:
+            env = os.environ.get(LEDGER_ENV, "").strip()
+            if env.lower() in _OFF_VALUES:
+                return None
+            try:
+                _session = Ledger(env or DEFAULT_LEDGER_PATH)
+            except (OSError, sqlite3.Error) as e:  # an unwritable directory must not break every call
+                warnings.warn(f"auriko_nb: session ledger turned off, cannot open {env or DEFAULT_LEDGER_PATH}: {e}",
+                              stacklevel=2)
+                _session_off = True
+        return _session
+
+
+def set_session_ledger(target: str | os.PathLike[str] | Ledger | None) -> Ledger | None:
+    """Point the session ledger at a file or `Ledger`, or turn it off with None; returns the new one."""
+    global _session, _session_off
+    ledger = target if isinstance(target, Ledger) or target is None else Ledger(target)
+    with _session_lock:
+        _session, _session_off = ledger, ledger is None
+    return ledger
