@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["PER_PROVIDER_PARAMS", "DATA_POLICY_RANK", "Tier", "Offer", "ModelInfo", "ProviderInfo", "Catalog",
-           "load_catalog"]
+           "load_catalog", "parse_catalog"]
 
 # §3.4: optional parameters a provider may drop (or that require_parameters checks).
 PER_PROVIDER_PARAMS: tuple[str, ...] = (

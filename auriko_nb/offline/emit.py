@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -17,8 +18,12 @@ __all__ = ["Emission", "TimedResponse", "InjectedDisconnect", "install_log_filte
 COALESCE_S = 0.010  # parts due within this window go out in one write (keeps hundreds of streams cheap)
 
 
-class InjectedDisconnect(Exception):
-    """Raised after the response started to make the server drop the connection (the `disconnect` fault)."""
+class InjectedDisconnect(httpx.RemoteProtocolError):
+    """Raised after the response started to make the server drop the connection (the `disconnect` fault).
+
+    It is an httpx.RemoteProtocolError so an in-process client (httpx.ASGITransport re-raises app errors)
+    sees the same exception type as a client on loopback.
+    """
 
 
 class _QuietInjected(logging.Filter):
@@ -46,7 +51,6 @@ class Emission:
     on_start: Callable[[], dict[str, str]] | None = None  # called just before the headers go; adds headers
     on_complete: Callable[[], None] | None = None  # called once the whole body was sent
     media_type: str = "application/json"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class TimedResponse(Response):

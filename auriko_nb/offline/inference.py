@@ -75,7 +75,8 @@ def _cut(parts: list[Part]) -> tuple[list[Part], float]:
 
 
 def _emission(sim: SimState, c: Completion, body: dict[str, Any], fault: str | None,
-              headers: dict[str, str], now: float) -> Emission:
+              headers: dict[str, str]) -> Emission:
+    """How this answer goes out: timed parts for streams, one timed body otherwise, bent by the fault if any."""
     req = c.req
     charge = c.cost_usd
 
@@ -139,6 +140,7 @@ async def handle_inference(request: Request, endpoint: str) -> Response:
             if immediate is not None:
                 immediate.headers.update(headers)
                 return immediate
+
         def on_skip(provider: str) -> None:
             record["fault"] = record["fault"] or "provider_down"
             sim.stats.count_fault("provider_down")
@@ -147,7 +149,7 @@ async def handle_inference(request: Request, endpoint: str) -> Response:
         record["provider"] = cand.provider
         number = int(record["number"])
         completion = build_completion(sim, req, cand, warnings, number, record["request_id"])
-        emission = _emission(sim, completion, body if isinstance(body, dict) else {}, fault.kind, headers, t0)
+        emission = _emission(sim, completion, body if isinstance(body, dict) else {}, fault.kind, headers)
         handed_over = True
         return TimedResponse(emission, t0, sim.stats.end)
     except GatewayError as err:

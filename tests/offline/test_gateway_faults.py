@@ -185,3 +185,9 @@ async def test_exhausted_credits_are_a_non_retryable_429() -> None:
     err = error_of(r)
     assert (err["type"], err["code"]) == ("rate_limit_error", "insufficient_quota")
     assert r.headers["x-error-retryable"] == "false" and int(r.headers["x-credits-balance-microdollars"]) <= 0
+
+
+async def test_in_process_disconnect_looks_like_a_dropped_connection(aclient: httpx.AsyncClient) -> None:
+    for body in (chat(), chat(stream=True)):
+        with pytest.raises(httpx.RemoteProtocolError):
+            await aclient.post("/chat/completions", json=body, headers=_fault("disconnect"))
