@@ -1,10 +1,12 @@
-"""The `auriko-nb` command line: subcommands (currently `serve`) built with argparse."""
+"""The `auriko-nb` command line: `serve` (the offline gateway) and `compare` (a sweep from a terminal)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -52,6 +54,65 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(values: Sequence[str] | None) -> list[str]:
+    """Repeatable and comma-separated option values, flattened."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+def read_prompts(args: argparse.Namespace) -> list[str]:
+    """Prompts from the arguments, plus a file (or '-' for stdin) with one prompt per blank-line-separated block."""
+    prompts = list(args.prompt or [])
+    if args.prompts_file:
+        text = sys.stdin.read() if args.prompts_file == "-" else Path(args.prompts_file).read_text(encoding="utf-8")
+        prompts += [block.strip() for block in text.split("\n\n") if block.strip()]
+    return prompts
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Run a sweep, print its summary table and write a cost-vs-TTFT chart."""
+    from .analysis import summarize
+    from .connect import connect
+    from .errors import AurikoError
+    from .sweep import compare
+
+    try:
+        prompts = read_prompts(args)
+        if not prompts:
+            raise ValueError("no prompts: give them as arguments or with --prompts-file")
+        strategies: list[str | None] | None = [None if s == "none" else s for s in _split(args.strategy)] or None
+        client = connect(mode=args.mode, speed=args.speed)
+        params = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+        df = compare(prompts, models=_split(args.model) or ["gpt-4o-mini"], strategies=strategies,
+                     repeats=args.repeats, concurrency=args.concurrency, budget_usd=args.budget_usd,
+                     stream=not args.no_stream, ledger=args.ledger or None, resume=args.resume, client=client,
+                     progress=not args.quiet, **params)
+    except (AurikoError, ValueError, OSError) as e:
+        print(f"auriko-nb compare: {e}", file=sys.stderr)
+        return 2
+    run_id = str(df["run_id"].iloc[0])
+    label = " (offline simulation)" if client.source == "offline" else ""
+    by = _split(args.by) or ["routing_strategy", "provider"]
+    print(f"run {run_id}{label}: {len(df)} calls, {int((df.status == 'ok').sum())} ok, "
+          f"${df['cost_usd'].astype(float).sum():.6f} spent")
+    with _pandas_wide():
+        print(summarize(df, by=by).to_string())
+    if args.chart != "none":
+        from . import plots
+
+        path = args.chart or f"auriko-compare-{run_id}.png"
+        ax = plots.cost_vs_ttft(df)
+        fig: Any = ax.figure
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+        print(f"chart written to {path}")
+    return 0
+
+
+def _pandas_wide() -> Any:
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 6)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command (add new commands here)."""
     parser = argparse.ArgumentParser(prog="auriko-nb", description="Tools for the Auriko LLM gateway.")
@@ -72,6 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--credit-usd", type=float, default=25.0, help="starting credit balance in USD")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=_serve)
+
+    cmp = sub.add_parser("compare", help="run prompts x models x strategies x repeats and summarise",
+                         description="Run a comparison sweep, print the summary table and write a chart PNG. "
+                                     "Without AURIKO_API_KEY it runs on the offline gateway (a simulation).")
+    cmp.add_argument("prompt", nargs="*", help="prompts (or use --prompts-file)")
+    cmp.add_argument("--prompts-file", metavar="FILE", help="prompts separated by blank lines ('-' for stdin)")
+    cmp.add_argument("-m", "--model", action="append", metavar="M[,M]", help="model(s) to compare (repeatable)")
+    cmp.add_argument("-s", "--strategy", action="append", metavar="S[,S]",
+                     help="strategies to compare (repeatable; 'none' sends no preference)")
+    cmp.add_argument("-n", "--repeats", type=int, default=1, help="repeats per cell (default 1)")
+    cmp.add_argument("-c", "--concurrency", type=int, default=8, help="requests in flight at most (default 8)")
+    cmp.add_argument("--budget-usd", type=float, default=None, help="refuse or stop past this spend")
+    cmp.add_argument("--max-tokens", type=int, default=None, help="max_tokens for every call")
+    cmp.add_argument("--no-stream", action="store_true", help="send non-streamed requests")
+    cmp.add_argument("--ledger", default="", metavar="PATH", help="append rows to this SQLite ledger")
+    cmp.add_argument("--resume", metavar="RUN_ID", help="run only the cells of RUN_ID without an ok row")
+    cmp.add_argument("--by", action="append", metavar="COL[,COL]", help="summary grouping (default strategy, provider)")
+    cmp.add_argument("--chart", default="", metavar="PNG", help="chart path (default auriko-compare-RUN.png; 'none')")
+    cmp.add_argument("--mode", choices=["auto", "live", "offline"], default="auto", help="live API or offline gateway")
+    cmp.add_argument("--speed", type=float, default=None, help="offline gateway speed factor")
+    cmp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    cmp.set_defaults(handler=_compare)
     return parser
 
 
