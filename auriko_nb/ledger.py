@@ -84,7 +84,10 @@ def utc_text(value: Any) -> str | None:
 
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
-    ts = pd.Timestamp(value)
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"started_at: cannot read {value!r} as a timestamp") from e
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
