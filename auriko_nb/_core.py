@@ -30,6 +30,26 @@ RecordHook = Callable[[Record], None]
 Messages = str | Sequence[Mapping[str, Any]]
 
 
+SESSION_LEDGER: Any = object()
+"""The default `on_record`: append every call to the session ledger (see `ak.set_session_ledger`)."""
+
+
+def session_ledger_hook(record: Record) -> None:
+    """Append a record to the session ledger, if one is on; a storage failure warns instead of failing the call."""
+    import sqlite3
+    import warnings
+
+    from .ledger import session_ledger
+
+    ledger = session_ledger()
+    if ledger is None:
+        return
+    try:
+        ledger.append(record)
+    except (sqlite3.Error, OSError) as e:
+        warnings.warn(f"auriko_nb: could not write the call to the session ledger {ledger.path}: {e}", stacklevel=2)
+
+
 def normalise_base_url(url: str) -> str:
     """Strip trailing slashes and append /v1 when missing, as the official SDK does."""
     url = url.rstrip("/")
@@ -83,6 +103,8 @@ class BaseClient:
             raise ValueError("max_retries must be >= 0")
         self.timeout = timeout
         self.max_retries = max_retries
+        if on_record is SESSION_LEDGER:
+            on_record = session_ledger_hook
         hooks = on_record if isinstance(on_record, Sequence) else [on_record] if on_record else []
         self.record_hooks: list[RecordHook] = list(hooks)
         self._default_headers = {"User-Agent": f"auriko-nb/{__version__}", **(default_headers or {})}

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from ._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
+    SESSION_LEDGER,
     BaseClient,
     Messages,
     Prepared,
@@ -56,12 +57,15 @@ def _retriable_transport(exc: httpx.TransportError) -> bool:
 
 
 class Client(BaseClient):
-    """Synchronous Auriko client. Key from `api_key` or AURIKO_API_KEY; base URL from `base_url` or AURIKO_BASE_URL."""
+    """Synchronous Auriko client. Key from `api_key` or AURIKO_API_KEY; base URL from `base_url` or AURIKO_BASE_URL.
+
+    Every chat/responses call becomes one record passed to `on_record` (default: the session ledger; None: off).
+    """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None,
-                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
                  default_headers: Mapping[str, str] | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
         self._owns_http = http_client is None
@@ -221,7 +225,7 @@ class AsyncClient(BaseClient):
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.AsyncBaseTransport | None = None, http_client: httpx.AsyncClient | None = None,
-                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
                  default_headers: Mapping[str, str] | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
         self._owns_http = http_client is None

@@ -67,14 +67,14 @@ def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> A
 
     limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
     if client is None:
-        base = connect_async()
+        base = connect_async(on_record=None)
     else:
         base = AsyncClient(client._api_key.get_secret_value() if client._api_key else None,
-                           base_url=client.base_url)
+                           base_url=client.base_url, on_record=None)
         base.source = client.source
     timeout = client.timeout if client is not None else base.timeout
     out = AsyncClient(base._api_key.get_secret_value() if base._api_key else None, base_url=base.base_url,
-                      max_retries=0, timeout=timeout,
+                      max_retries=0, timeout=timeout, on_record=None,
                       http_client=httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True))
     out.source = base.source
     return out

@@ -118,3 +118,26 @@ async def test_async_client_on_the_gateway(monkeypatch: pytest.MonkeyPatch) -> N
         res = await c.chat("hello async", model="deepseek-chat")
         stream = await c.chat("hello async", model="deepseek-chat", stream=True)
         assert "".join([d async for d in stream]) == res.text and stream.result.offline
+
+
+def test_every_client_call_lands_in_the_session_ledger(gw: GatewayHandle, isolated_session_ledger: object) -> None:
+    c = ak.Client(KEY, base_url=gw.base_url, max_retries=0)
+    c.chat("ledger me", model="gpt-4o-mini")
+    list(c.chat("ledger me too", model="gpt-4o-mini", stream=True))
+    with pytest.raises(ak.NotFoundError):
+        c.chat("ledger my failure", model="nope")
+    df = ak.session_ledger().to_dataframe()
+    assert list(df["status"]) == ["ok", "ok", "error"] and list(df["stream"]) == [False, True, False]
+    ak.set_session_ledger(None)
+    c.chat("not recorded", model="gpt-4o-mini")
+    assert ak.session_ledger() is None
+    quiet = ak.Client(KEY, base_url=gw.base_url, on_record=None)
+    assert quiet.record_hooks == []
+
+
+def test_a_sweep_writes_one_row_per_cell_to_the_session_ledger(gw: GatewayHandle) -> None:
+    with serve(seed=9, speed=0.02, faults={"rate_limit": 0.3}) as flaky:
+        df = ak.compare([f"s {i}" for i in range(6)], models=["gpt-4o-mini"], progress=False,
+                        client=ak.Client(KEY, base_url=flaky.base_url))
+    rows = ak.session_ledger().to_dataframe()
+    assert len(rows) == len(df) == 6 and rows["cell"].is_unique

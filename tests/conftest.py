@@ -1,0 +1,19 @@
+"""Every test gets its own session ledger file, so no test writes into the working directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import auriko_nb.ledger as ledger_mod
+
+
+@pytest.fixture(autouse=True)
+def isolated_session_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "session-ledger.sqlite"
+    monkeypatch.setenv(ledger_mod.LEDGER_ENV, str(path))
+    monkeypatch.setattr(ledger_mod, "_session", None)
+    monkeypatch.setattr(ledger_mod, "_session_off", False)
+    yield path
