@@ -15,7 +15,8 @@ import sqlite3
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,19 +78,26 @@ _NATIVE = frozenset((type(None), str, int, float, bool))  # bound by sqlite3 as 
 
 
 def utc_text(value: Any) -> str | None:
-    """A timestamp as canonical UTC ISO-8601 text (microseconds, +00:00) so SQL string order is time order."""
-    if isinstance(value, str) and len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
-        return value  # the common case: already canonical (what `CallContext` writes)
-    import pandas as pd
+    """A timestamp as canonical UTC ISO-8601 text (microseconds, +00:00) so SQL string order is time order.
 
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"started_at: cannot read {value!r} as a timestamp") from e
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    Accepts ISO-8601 text, `datetime`, `pd.Timestamp` or `np.datetime64`; naive times are taken as UTC.
+    """
+    if isinstance(value, str):
+        if len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
+            return value  # the common case: already canonical (what `CallContext` writes)
+        with suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime) or value != value:  # NaT is a datetime; pandas reads the rest
+        import pandas as pd
+
+        if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+            return None
+        try:
+            value = pd.Timestamp(value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"started_at: cannot read {value!r} as a timestamp") from e
+    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.isoformat(timespec="microseconds")
 
 
 def _coerce(col: str, value: Any) -> Any:
