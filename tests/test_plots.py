@@ -1,0 +1,191 @@
+"""Each chart draws on the Axes it is given, labels its axes with units, and survives empty/all-error frames."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from auriko_nb import plots  # noqa: E402
+from auriko_nb.analysis import pareto, summarize  # noqa: E402
+from auriko_nb.ledger import Ledger  # noqa: E402
+
+CHARTS: list[Callable[..., Axes]] = [plots.cost_vs_ttft, plots.ttft_distribution, plots.cost_by_strategy,
+                                     plots.provider_share, plots.spend_over_time]
+
+
+def call(i: int, strategy: str, provider: str | None, status: str = "ok", cost: float | None = 0.001,
+         ttft_c: float = 100.0, ttft_s: float = 80.0) -> dict[str, Any]:
+    ok = status == "ok"
+    return dict(run_id="r", call_id=f"c{i}", started_at=f"2025-03-01T12:00:{i:02d}+00:00", status=status,
+                routing_strategy=strategy if ok else None, optimize=strategy, provider=provider if ok else None,
+                cost_usd=cost if ok else None, ttft_ms_client=ttft_c if ok else None,
+                ttft_ms_server=ttft_s if ok else None, completion_tokens=50 if ok else None)
+
+
+ROWS = [
+    call(0, "cost", "groq", cost=0.001, ttft_c=300, ttft_s=250),
+    call(1, "cost", "groq", cost=0.001, ttft_c=320, ttft_s=260),
+    call(2, "cost", "openai", cost=0.004, ttft_c=200, ttft_s=150),
+    call(3, "ttft", "fireworks", cost=0.006, ttft_c=90, ttft_s=70),
+    call(4, "ttft", "fireworks", cost=0.006, ttft_c=110, ttft_s=90),
+    call(5, "ttft", "openai", cost=0.005, ttft_c=150, ttft_s=120),
+    call(6, "balanced", "openai", cost=0.003, ttft_c=180, ttft_s=140),
+    call(7, "balanced", None, status="error"),
+]
+
+
+@pytest.fixture
+def df() -> pd.DataFrame:
+    return pd.DataFrame(ROWS)  # raw records: string timestamps, object columns
+
+
+@pytest.fixture
+def ax() -> Iterator[Axes]:
+    fig = Figure()
+    yield fig.subplots()
+
+
+def texts(ax: Axes) -> list[str]:
+    return [t.get_text() for t in ax.texts]
+
+
+def bar_heights(ax: Axes) -> list[float]:
+    return [p.get_height() for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def assert_labelled(ax: Axes, x_unit: str | None, y_unit: str) -> None:
+    assert ax.get_title()
+    assert ax.get_xlabel() and ax.get_ylabel()
+    if x_unit:
+        assert x_unit in ax.get_xlabel()
+    assert y_unit in ax.get_ylabel()
+
+
+def test_cost_vs_ttft_one_scatter_per_provider_and_the_frontier(df: pd.DataFrame, ax: Axes) -> None:
+    assert plots.cost_vs_ttft(df, ax=ax) is ax
+    assert_labelled(ax, "USD", "ms")
+    assert len(ax.collections) == 3  # fireworks, groq, openai
+    labels = [c.get_label() for c in ax.collections]
+    assert labels == ["fireworks", "groq", "openai"]
+    groq = ax.collections[1].get_offsets()
+    assert np.asarray(groq).tolist() == [[0.001, 300.0], [0.001, 320.0]]
+    frontier = [ln for ln in ax.get_lines() if "Pareto" in str(ln.get_label())]
+    assert len(frontier) == 1
+    expected = pareto(df, x="cost_mean_usd", y="ttft_client_p50")
+    # groups: cost·groq (0.001, 310), balanced·openai (0.003, 180), cost·openai (0.004, 200: dominated),
+    # ttft·openai (0.005, 150), ttft·fireworks (0.006, 100)
+    assert expected["cost_mean_usd"].tolist() == pytest.approx([0.001, 0.003, 0.005, 0.006])
+    assert np.asarray(frontier[0].get_xdata()).tolist() == pytest.approx(expected["cost_mean_usd"].tolist())
+    assert "cost · groq" in texts(ax) and "ttft · fireworks" in texts(ax)
+    assert frontier[0].get_drawstyle() == "steps-post"
+
+
+def test_cost_vs_ttft_server_side_uses_the_server_ttft(df: pd.DataFrame, ax: Axes) -> None:
+    plots.cost_vs_ttft(df, ax=ax, ttft="server")
+    assert "server" in ax.get_ylabel()
+    assert np.asarray(ax.collections[1].get_offsets())[:, 1].tolist() == [250.0, 260.0]
+    with pytest.raises(ValueError, match="client"):
+        plots.cost_vs_ttft(df, ax=ax, ttft="wall")
+
+
+def test_ttft_distribution_one_box_per_provider_or_strategy(df: pd.DataFrame, ax: Axes) -> None:
+    assert plots.ttft_distribution(df, ax=ax) is ax
+    assert_labelled(ax, None, "ms")
+    assert ax.get_xlabel() == "provider"
+    assert len(ax.patches) == 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fireworks\n(n=2)", "groq\n(n=2)", "openai\n(n=3)"]
+    other = Figure().subplots()
+    plots.ttft_distribution(df, by="routing_strategy", ax=other)
+    assert len(other.patches) == 3 and other.get_xlabel() == "routing strategy"
+    medians = [np.asarray(ln.get_ydata())[0] for ln in other.get_lines()[4::6]]  # boxplot: 6 lines per box, median 5th
+    assert medians == [180.0, 300.0, 110.0]  # balanced (180), cost (200, 300, 320), ttft (90, 110, 150)
+
+
+def test_cost_by_strategy_bars_are_mean_costs_with_totals(df: pd.DataFrame, ax: Axes) -> None:
+    assert plots.cost_by_strategy(df, ax=ax) is ax
+    assert_labelled(ax, None, "USD")
+    heights = bar_heights(ax)
+    assert len(heights) == 3  # balanced, cost, ttft (the error row has no strategy and no cost)
+    assert heights == pytest.approx([0.003, 0.002, 0.017 / 3])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["balanced", "cost", "ttft"]
+    assert texts(ax) == ["total $0.003", "total $0.006", "total $0.017"]
+
+
+def test_provider_share_stacks_to_100_percent_per_strategy(df: pd.DataFrame, ax: Axes) -> None:
+    assert plots.provider_share(df, ax=ax) is ax
+    assert_labelled(ax, None, "%")
+    assert len(ax.containers) == 3 and all(len(c) == 3 for c in ax.containers)  # 3 providers × 3 strategies
+    heights = np.array([[p.get_height() for p in c] for c in ax.containers])  # provider × strategy
+    assert heights.sum(axis=0).tolist() == pytest.approx([100.0, 100.0, 100.0])
+    # strategies balanced, cost, ttft; providers fireworks, groq, openai
+    np.testing.assert_allclose(heights, [[0, 0, 200 / 3], [0, 200 / 3, 0], [100, 100 / 3, 100 / 3]])
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["fireworks", "groq", "openai"]
+
+
+def test_spend_over_time_is_the_cumulative_cost_in_time_order(df: pd.DataFrame, ax: Axes) -> None:
+    shuffled = df.sample(frac=1.0, random_state=3)
+    assert plots.spend_over_time(shuffled, ax=ax) is ax
+    assert_labelled(ax, "UTC", "USD")
+    (line,) = ax.get_lines()
+    assert np.asarray(line.get_ydata()).tolist() == pytest.approx(np.cumsum([0.001, 0.001, 0.004, 0.006, 0.006, 0.005, 0.003]))
+    assert texts(ax) == ["$0.026"]
+
+
+def test_charts_read_typed_ledger_frames_too(df: pd.DataFrame, tmp_path: Path) -> None:
+    led = Ledger(tmp_path / "l.sqlite")
+    led.append_many(ROWS)
+    typed = led.to_dataframe()
+    for chart in CHARTS:
+        a, b = Figure().subplots(), Figure().subplots()
+        chart(typed, ax=a)
+        chart(df, ax=b)
+        assert len(a.patches) == len(b.patches) and len(a.collections) == len(b.collections)
+        assert len(a.get_lines()) == len(b.get_lines()) and texts(a) == texts(b)
+
+
+@pytest.mark.parametrize("chart", CHARTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("case", ["empty", "all-error", "no-columns"])
+def test_empty_and_all_error_frames_draw_a_message_not_a_traceback(chart: Callable[..., Axes], case: str,
+                                                                   df: pd.DataFrame, ax: Axes) -> None:
+    frame = {"empty": df.iloc[:0], "all-error": df[df["status"] == "error"], "no-columns": pd.DataFrame()}[case]
+    assert chart(frame, ax=ax) is ax
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert len(ax.texts) == 1 and ax.texts[0].get_text().startswith("no ")
+    assert not ax.collections and not ax.patches and not ax.get_lines()
+
+
+def test_without_ax_a_new_figure_is_made(df: pd.DataFrame) -> None:
+    for chart in CHARTS:
+        ax = chart(df)
+        assert isinstance(ax, Axes) and ax.figure is not None
+        plt.close(ax.figure)  # type: ignore[arg-type]
+
+
+def test_importing_plots_does_not_import_pyplot() -> None:
+    code = "import sys, auriko_nb.plots, auriko_nb.analysis; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_summary_and_charts_agree_on_costs(df: pd.DataFrame, ax: Axes) -> None:
+    plots.cost_by_strategy(df, ax=ax)
+    s = summarize(df, by="routing_strategy").dropna(subset=["cost_mean_usd"])
+    assert bar_heights(ax) == pytest.approx(s["cost_mean_usd"].tolist())
