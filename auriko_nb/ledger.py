@@ -319,6 +319,10 @@ class Ledger:
         with self._lock:
             self._conn.close()
 
+    def __del__(self) -> None:
+        with suppress(Exception):  # a ledger dropped without close() must not warn (ResourceWarning, 3.13+)
+            self._conn.close()
+
     def __enter__(self) -> Ledger:
         return self
 
