@@ -53,7 +53,7 @@ def _snippet(text: str, limit: int = 80) -> str:
 
 
 def error_from_envelope(payload: Mapping[str, Any], status: int, headers: ResponseHeaders | None = None,
-                        attempts: int = 1) -> E.APIStatusError:
+                        attempts: int = 1, raw_headers: Mapping[str, str] | None = None) -> E.APIStatusError:
     """The typed error for an `{"error": {...}}` body (or a flat error event); unknown codes map by type/status."""
     h = headers or ResponseHeaders()
     inner = payload.get("error") if isinstance(payload.get("error"), Mapping) else payload
@@ -72,6 +72,7 @@ def error_from_envelope(payload: Mapping[str, Any], status: int, headers: Respon
         request_id=h.request_id,
         retry_after=h.retry_after,
         attempts=attempts,
+        headers=raw_headers,
         body=dict(payload),
     )
 
@@ -85,7 +86,7 @@ def error_from_response(status: int, content: bytes, raw_headers: Mapping[str, s
     except (ValueError, UnicodeDecodeError):
         payload = None
     if isinstance(payload, Mapping) and isinstance(payload.get("error"), Mapping):
-        return error_from_envelope(payload, status, headers, attempts)
+        return error_from_envelope(payload, status, headers, attempts, raw_headers)
     ctype = raw_headers.get("content-type", "unknown content type").split(";")[0]
     text = content.decode("utf-8", "replace")
     what = f"a non-JSON body ({ctype}: {_snippet(text)!r})" if payload is None else "JSON that is not an error envelope"
@@ -99,5 +100,6 @@ def error_from_response(status: int, content: bytes, raw_headers: Mapping[str, s
         request_id=headers.request_id,
         retry_after=headers.retry_after,
         attempts=attempts,
+        headers=raw_headers,
         body=text[:4096],
     )

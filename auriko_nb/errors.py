@@ -59,7 +59,7 @@ class AurikoError(Exception):
         self.request_id = request_id
         self.retry_after = retry_after
         self.attempts = attempts
-        self.headers = dict(headers) if headers is not None else {}
+        self.headers = {k.lower(): v for k, v in headers.items()} if headers is not None else {}
         self.body = body
         super().__init__(self.message)
 

@@ -222,7 +222,7 @@ class Sweep:
         if not self.resume or self.ledger is None:
             return {}
         df = self.ledger.to_dataframe(run_id=self.resume, status="ok")
-        return {r["cell"]: r for r in df.to_dict("records") if r.get("cell")}
+        return {r["cell"]: r for r in df.to_dict("records") if isinstance(r.get("cell"), str)}
 
     # -- control ----------------------------------------------------------------------------------------
 

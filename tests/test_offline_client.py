@@ -141,3 +141,13 @@ def test_a_sweep_writes_one_row_per_cell_to_the_session_ledger(gw: GatewayHandle
                         client=ak.Client(KEY, base_url=flaky.base_url))
     rows = ak.session_ledger().to_dataframe()
     assert len(rows) == len(df) == 6 and rows["cell"].is_unique
+
+
+def test_error_rows_from_the_offline_gateway_say_offline(gw: GatewayHandle) -> None:
+    rows: list[dict] = []
+    plain = ak.Client(KEY, base_url=gw.base_url, max_retries=0, on_record=rows.append)  # not via connect()
+    assert plain.source == "live"
+    with pytest.raises(ak.NotFoundError) as info:
+        plain.chat("hi", model="nope")
+    assert info.value.headers["x-auriko-offline"] == "simulation"
+    assert rows[-1]["source"] == "offline" and rows[-1]["status"] == "error"
