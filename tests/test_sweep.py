@@ -216,3 +216,31 @@ def test_bad_sweep_arguments_fail_fast() -> None:
     with pytest.raises(ValueError, match="prompts"):
         Sweep([""], models=["m"], ledger=None)
     json.dumps({})
+
+
+def test_ctrl_c_in_a_script_cancels_in_flight_and_keeps_finished_rows(tmp_path: Path) -> None:
+    db = tmp_path / "sigint.sqlite"
+    script = textwrap.dedent(f"""
+        import sys, warnings
+        import auriko_nb as ak
+        from auriko_nb.offline import serve
+        gw = serve(seed=8, speed=0.05)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            df = ak.compare([f"int {{i}}" for i in range(200)], models=["gpt-4o"], concurrency=2, ledger={str(db)!r},
+                            client=ak.Client("{KEY}", base_url=gw.base_url), progress=False)
+        print("ROWS", len(df), int((df.status == "ok").sum()), int((df.status == "cancelled").sum()), flush=True)
+        print("WARN", any("interrupted" in str(w.message) for w in caught), flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (db.exists() and len(Ledger(db)) >= 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    rows = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    total, ok, cancelled = map(int, rows["ROWS"].split())
+    assert total == 200 and ok >= 4 and cancelled >= 100 and ok + cancelled == 200
+    assert rows["WARN"] == "True"
+    ledger_rows = Ledger(db).to_dataframe()
+    assert len(ledger_rows) == 200 and ledger_rows["cell"].is_unique
