@@ -110,6 +110,7 @@ class BaseClient:
         self._default_headers = {"User-Agent": f"auriko-nb/{__version__}", **(default_headers or {})}
         self.last_headers: ResponseHeaders | None = None
         self.source = "live"
+        self.session_defaults = False  # set by ak.connect(): routing/model/max_tokens default to ak.settings
 
     @property
     def has_key(self) -> bool:
@@ -151,6 +152,17 @@ class BaseClient:
                            gateway: Mapping[str, Any] | None, stream: bool,
                            extra_headers: Mapping[str, str] | None, run_id: str | None,
                            params: Mapping[str, Any], cell: str | None = None) -> Prepared:
+        if self.session_defaults:
+            from .session import settings
+
+            if routing is None:
+                routing = settings.effective_routing()
+            if model is None and not models and not (gateway and gateway.get("models")):
+                model = settings.model
+            if settings.max_tokens is not None and not {"max_tokens", "max_completion_tokens",
+                                                        "max_output_tokens"} & set(params):
+                params = {**params, ("max_output_tokens" if endpoint == "responses" else "max_tokens"):
+                          settings.max_tokens}
         r = coerce_routing(routing)
         m = coerce_metadata(metadata)
         gw = build_gateway(routing=r, metadata=m, models=list(models) if models is not None else None, raw=gateway)

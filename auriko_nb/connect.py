@@ -48,10 +48,14 @@ def _resolve(api_key: str | None, base_url: str | None, mode: Mode, seed: int | 
 
 def connect(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | None = None,
             seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> Client:
-    """A `Client` on the live API if a key is given or set, else on the offline gateway (`mode` forces one)."""
+    """A `Client` on the live API if a key is given or set, else on the offline gateway (`mode` forces one).
+
+    Its calls default to the session settings (`ak.settings`: model, routing, max tokens); pass `routing={}` for
+    no routing preference on one call.
+    """
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = Client(key, base_url=url, **client_kwargs)
-    client.source = source
+    client.source, client.session_defaults = source, True
     return client
 
 
@@ -60,5 +64,5 @@ def connect_async(api_key: str | None = None, *, mode: Mode = "auto", base_url: 
     """The async twin of `connect`."""
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = AsyncClient(key, base_url=url, **client_kwargs)
-    client.source = source
+    client.source, client.session_defaults = source, True
     return client

@@ -83,7 +83,7 @@ def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> A
 class Sweep:
     """A comparison run; `await sweep.run()` (or `ak.compare`) returns one row per grid cell."""
 
-    def __init__(self, prompts: Prompt | Sequence[Prompt], *, models: Sequence[str] | str,
+    def __init__(self, prompts: Prompt | Sequence[Prompt], *, models: Sequence[str] | str | None = None,
                  strategies: Sequence[str | None] | None = None, routing: Routing | Mapping[str, Any] | None = None,
                  repeats: int = 1, concurrency: int = 8, budget_usd: float | None = None, stream: bool = True,
                  ledger: Ledger | str | None = DEFAULT_LEDGER, resume: str | None = None,
@@ -93,10 +93,14 @@ class Sweep:
         self.prompts: list[Prompt] = [prompts] if isinstance(prompts, str) else list(prompts)  # type: ignore[arg-type]
         if not self.prompts or any(isinstance(p, str) and not p.strip() for p in self.prompts):
             raise ValueError("prompts: give at least one non-empty prompt")
+        from .session import settings
+
+        if models is None:
+            models = [settings.model]
         self.models = [models] if isinstance(models, str) else list(models)
         if not self.models:
             raise ValueError("models: give at least one model")
-        base = coerce_routing(routing)
+        base = coerce_routing(settings.effective_routing() if routing is None else routing)
         self.base_routing = base.to_dict() if base else {}
         self.strategies: list[str | None] = (list(strategies) if strategies is not None
                                              else [self.base_routing.get("optimize")])
