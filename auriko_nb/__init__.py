@@ -39,12 +39,13 @@ if TYPE_CHECKING:
     from .analysis import pareto, summarize
     from .ingest import record
     from .ledger import Ledger, session_ledger, set_session_ledger
+    from .session import settings
     from .sweep import BudgetError, Sweep, compare, compare_async
 
 _LAZY = {
     "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
     "summarize": "analysis", "pareto": "analysis", "record": "ingest",
-    "compare": "sweep", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
+    "settings": "session", "compare": "sweep", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
 }
 _LAZY_MODULES = {"offline", "plots"}
 
@@ -64,5 +65,5 @@ __all__ = [
     "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
     "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "StreamError", "Sweep", "__version__",
     "compare", "compare_async", "connect", "connect_async", "offline", "pareto", "plots", "record",
-    "session_ledger", "set_session_ledger", "summarize",
+    "session_ledger", "set_session_ledger", "settings", "summarize",
 ]
