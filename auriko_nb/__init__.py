@@ -67,3 +67,10 @@ __all__ = [
     "compare", "compare_async", "connect", "connect_async", "offline", "pareto", "plots", "record",
     "session_ledger", "set_session_ledger", "settings", "summarize",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext auriko_nb` registers `%%auriko` and `%auriko`."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

@@ -76,7 +76,7 @@ class AurikoError(Exception):
         if self.provider:
             extra.append(f"provider {self.provider}")
         if self.suggestion:
-            extra.append(f"hint: {' '.join(self.suggestion.split())}")
+            extra.append(f"hint: {' '.join(self.suggestion.split()).rstrip('.')}")
         if self.attempts > 1:
             extra.append(f"after {self.attempts} attempts")
         if self.request_id:

@@ -1,0 +1,77 @@
+"""Notebook rendering of calls: an answer that grows in place while it streams, then its footer.
+
+Plain functions over IPython's display machinery, usable without the magics.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from typing import Any
+
+from .result import Result
+from .streaming import ChatStream
+
+FORMATS = ("markdown", "text", "code", "json")
+UPDATE_EVERY_S = 0.1
+
+
+def _bundle(text: str, fmt: str) -> dict[str, Any]:
+    """A display bundle for the answer in the asked format (text/plain always present)."""
+    if fmt == "text":
+        return {"text/plain": text}
+    if fmt == "code":
+        body = text.strip()
+        if body.startswith("```"):
+            return {"text/markdown": body, "text/plain": text}
+        return {"text/markdown": f"```\n{body}\n```", "text/plain": text}
+    if fmt == "json":
+        try:
+            return {"application/json": json.loads(text), "text/plain": text}
+        except ValueError:
+            return {"text/plain": text}
+    return {"text/markdown": text, "text/plain": text}
+
+
+def footer_bundle(result: Result) -> dict[str, Any]:
+    """The one-line footer, with routing warnings visibly marked."""
+    line = result.footer()
+    warn = " ⚠" in line
+    color = "#b45309" if warn else "#6b7280"
+    return {"text/plain": line,
+            "text/html": f'<div style="font-size:0.85em;color:{color}">{html.escape(line)}</div>'}
+
+
+def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
+    """Show a streamed answer growing in place, then re-render it in `fmt` with its footer; return the Result."""
+    from IPython.display import display, update_display
+
+    handle = display({"text/plain": "…"}, raw=True, display_id=True)
+    display_id = handle.display_id if handle is not None else None
+    last = 0.0
+    try:
+        for _ in stream:
+            now = time.monotonic()
+            if display_id is not None and now - last >= UPDATE_EVERY_S:
+                update_display({"text/plain": stream.text_so_far, "text/markdown": stream.text_so_far},
+                               raw=True, display_id=display_id)
+                last = now
+    finally:
+        if display_id is not None and stream.text_so_far:
+            partial = stream.text_so_far
+            update_display(_bundle(partial, fmt), raw=True, display_id=display_id)
+    result = stream.result
+    if display_id is not None:
+        update_display(_bundle(result.text, fmt), raw=True, display_id=display_id)
+    display(footer_bundle(result), raw=True)
+    return result
+
+
+def show_result(result: Result, fmt: str = "markdown") -> Result:
+    """Show a finished (non-streamed) answer and its footer."""
+    from IPython.display import display
+
+    display(_bundle(result.text, fmt), raw=True)
+    display(footer_bundle(result), raw=True)
+    return result
