@@ -381,7 +381,7 @@ class AurikoMagics(Magics, Configurable):
         return usd
 
     def _sub_log(self, args: list[str]) -> Any:
-        from .ledger import to_frame
+        from .ledger import session_ledger, to_frame
 
         n = None
         if args:
@@ -389,7 +389,9 @@ class AurikoMagics(Magics, Configurable):
                 n = int(args[0])
             except ValueError:
                 raise MagicUsageError(f"%auriko log: N must be a whole number, got {args[0]!r}") from None
-        df = to_frame(self.state.records)
+        ledger = session_ledger()
+        # every call of this session (magics, clients, sweeps) when the session ledger is on; else the magics' own
+        df = ledger.to_dataframe(since=self.state.started_at) if ledger is not None else to_frame(self.state.records)
         return df.tail(n).reset_index(drop=True) if n else df
 
     def _sub_reset(self, args: list[str]) -> None:

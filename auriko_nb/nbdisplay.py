@@ -15,6 +15,7 @@ from .streaming import ChatStream
 
 FORMATS = ("markdown", "text", "code", "json")
 UPDATE_EVERY_S = 0.1
+PLACEHOLDER: dict[str, Any] = {"text/plain": ""}
 
 
 def _bundle(text: str, fmt: str) -> dict[str, Any]:
@@ -44,26 +45,31 @@ def footer_bundle(result: Result) -> dict[str, Any]:
 
 
 def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
-    """Show a streamed answer growing in place, then re-render it in `fmt` with its footer; return the Result."""
+    """Show a streamed answer growing in place, then the final answer in `fmt` and its footer; return the Result.
+
+    The growing text lives in a placeholder that is emptied again at the end and the answer is shown as a
+    new output, so a saved notebook holds the same outputs whether or not its reader replays display updates
+    (nbval does not).
+    """
     from IPython.display import display, update_display
 
-    handle = display({"text/plain": "…"}, raw=True, display_id=True)
+    handle = display(PLACEHOLDER, raw=True, display_id=True)
     display_id = handle.display_id if handle is not None else None
     last = 0.0
     try:
         for _ in stream:
             now = time.monotonic()
             if display_id is not None and now - last >= UPDATE_EVERY_S:
-                update_display({"text/plain": stream.text_so_far, "text/markdown": stream.text_so_far},
-                               raw=True, display_id=display_id)
+                text = stream.text_so_far
+                update_display({"text/plain": text, "text/markdown": text}, raw=True, display_id=display_id)
                 last = now
     finally:
-        if display_id is not None and stream.text_so_far:
-            partial = stream.text_so_far
-            update_display(_bundle(partial, fmt), raw=True, display_id=display_id)
+        if display_id is not None:
+            update_display(PLACEHOLDER, raw=True, display_id=display_id)
+            if stream.text_so_far and stream._result is None:
+                display(_bundle(stream.text_so_far, "text"), raw=True)  # what arrived before the failure
     result = stream.result
-    if display_id is not None:
-        update_display(_bundle(result.text, fmt), raw=True, display_id=display_id)
+    display(_bundle(result.text, fmt), raw=True)
     display(footer_bundle(result), raw=True)
     return result
 

@@ -77,9 +77,12 @@ def test_streaming_grows_a_display_in_place_then_shows_the_footer(ip: Any, gw: G
     out = outputs(ip)
     assert sent(gw)["stream"] is True
     updates = [o for o in out if o["update"]]
-    assert len(updates) >= 2  # the answer grew in place at least once, then was re-rendered
-    final_answer = updates[-1]["data"]["text/markdown"]
-    assert final_answer == ip.user_ns["_auriko"].text
+    growing = [u["data"]["text/plain"] for u in updates[:-1]]
+    assert len(growing) >= 1 and all(g for g in growing)  # the answer grew in place while streaming
+    assert growing == sorted(growing, key=len) and ip.user_ns["_auriko"].text.startswith(growing[-1])
+    assert updates[-1]["data"] == {"text/plain": ""}  # the placeholder is emptied at the end
+    finals = [o for o in out if not o["update"] and "text/markdown" in o["data"]]
+    assert finals[-1]["data"]["text/markdown"] == ip.user_ns["_auriko"].text
     footer = out[-1]["data"]["text/plain"]
     assert "openai · gpt-4o" in footer and "TTFT" in footer and "offline simulation" in footer
     assert ip.user_ns["_auriko"].request_id in footer
