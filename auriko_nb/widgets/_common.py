@@ -1,0 +1,54 @@
+"""Shared bits of the panels: self-display, inline message labels, the offline label."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+OFFLINE_LABEL = "offline simulation"
+ERROR_STYLE = "color:#b00020"
+WARNING_STYLE = "color:#a15c00"
+NOTE_STYLE = "color:#666"
+
+
+def message_html(text: str, style: str) -> str:
+    """One escaped line in a coloured span, or "" (an empty HTML widget takes no space)."""
+    return f'<span style="{style}">{html.escape(text)}</span>' if text else ""
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of an error's message (local errors without their code prefix), or its type name."""
+    text = str(err)
+    if getattr(err, "message", None) and not getattr(err, "status_code", None):
+        text = str(err.message)  # type: ignore[attr-defined]
+    text = text.strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def is_offline(client: Any) -> bool:
+    """Whether the client talks to the offline gateway: `source` says so, or its last response did."""
+    if getattr(client, "source", None) == "offline":
+        return True
+    headers = getattr(client, "last_headers", None)
+    return bool(getattr(headers, "offline", False))
+
+
+class DisplayMixin:
+    """Lets a panel object display itself in a notebook by delegating to its root widget."""
+
+    widget: Any
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def close_tree(widget: Any) -> None:
+    """Close a widget and every widget below it (not `Widget.close_all`, which closes every widget there is)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()

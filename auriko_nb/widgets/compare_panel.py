@@ -1,0 +1,352 @@
+"""The provider-comparison panel: inputs for a `Sweep`, Run / Cancel / Export, live progress, summary and chart.
+
+A run is `Sweep(..., on_row=...)` awaited as a task on the running event loop (in a kernel, the loop that runs
+cells and widget callbacks), so the notebook stays responsive. Rows update the progress at once; the summary table
+and the cost-vs-TTFT chart are redrawn at most every `refresh_interval` seconds and once at the end. Nothing here
+computes anything a plain `ak.Sweep` / `ak.summarize` / `ak.plots.cost_vs_ttft` call could not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from ..client import AsyncClient
+from ..errors import AurikoError
+from ..sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
+from ..types.request import STRATEGIES
+from ._common import (
+    ERROR_STYLE,
+    NOTE_STYLE,
+    OFFLINE_LABEL,
+    DisplayMixin,
+    close_tree,
+    is_offline,
+    message_html,
+    one_line,
+)
+from ._render import chart_png, summary_html, summary_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+DEFAULT_EXPORT = "auriko-compare.csv"
+DEFAULT_STRATEGIES = ("cost", "ttft")
+NO_PREFERENCE = "no preference"
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def split_prompts(text: str) -> list[str]:
+    """Prompts from a text area: blocks separated by blank lines, stripped, empty blocks dropped."""
+    return [p.strip() for p in _BLANK_LINE.split(text.replace("\r\n", "\n")) if p.strip()]
+
+
+def _model_ids(client: Any) -> tuple[list[str], str]:
+    """Model ids from `/v1/models` and a note ("" when it worked), never raising."""
+    if client is None:
+        return [], "no client: no models to choose from"
+    if isinstance(client, AsyncClient):
+        return [], "pass a sync ak.Client (or none) to list models"
+    try:
+        return list(client.models().ids), ""
+    except Exception as e:  # noqa: BLE001 - any failure only means no choices
+        return [], f"could not list models ({one_line(e)})"
+
+
+class ComparePanel(DisplayMixin):
+    """Run prompts × models × strategies × repeats from widgets; `panel.widget` is the VBox shown in a notebook.
+
+    After a run, `results` (one row per call) and `summary` (per strategy × provider) are DataFrames. Cancel calls
+    `sweep.cancel(now=True)`: nothing new is scheduled, calls in flight are cancelled, every finished row is kept
+    and each cell without a result gets a `cancelled` row.
+    """
+
+    def __init__(self, client: Any = None, ledger: Any = DEFAULT_LEDGER, *, refresh_interval: float = 0.5) -> None:
+        from ..session import settings
+
+        if client is None:
+            from ..connect import connect
+
+            try:
+                client = connect()
+            except Exception:  # noqa: BLE001 - the sweep will report the problem when run
+                client = None
+        self.client = client
+        if isinstance(ledger, (str, os.PathLike)):
+            from ..ledger import Ledger
+
+            ledger = Ledger(ledger)
+        self.ledger = ledger
+        self.refresh_interval = refresh_interval
+        self.results: pd.DataFrame | None = None
+        self.summary: pd.DataFrame | None = None
+        self.sweep: Sweep | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.run_ids: list[str] = []
+        self.table_updates = 0
+        self.chart_updates = 0
+        self.running = False
+        self.error = ""
+        self.offline = client is not None and is_offline(client)
+        self._last_refresh = 0.0
+
+        ids, note = _model_ids(client)
+        default_model = settings.model if settings.model in ids else (ids[0] if ids else None)
+        self.header = w.HTML()
+        self.prompts = w.Textarea(placeholder="one prompt per block; separate prompts with a blank line",
+                                  layout=w.Layout(width="100%", height="7em"))
+        self.models = w.SelectMultiple(options=ids, value=(default_model,) if default_model else (),
+                                       description="models", rows=min(max(len(ids), 3), 8))
+        self.models_note = w.HTML(message_html(note, NOTE_STYLE))
+        self.strategy_boxes: dict[str | None, Any] = {
+            s: w.Checkbox(value=s in DEFAULT_STRATEGIES, description=s, indent=False) for s in STRATEGIES}
+        self.strategy_boxes[None] = w.Checkbox(value=False, description=NO_PREFERENCE, indent=False)
+        self.repeats = w.IntText(value=1, description="repeats")
+        self.concurrency = w.IntText(value=4, description="concurrency")
+        self.budget = w.FloatText(value=0.0, step=0.01, description="budget $", tooltip="0 = no budget")
+        self.stream = w.Checkbox(value=settings.stream, description="stream", indent=False)
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
+        self.export_path = w.Text(value=DEFAULT_EXPORT, description="CSV path")
+        self.export_button = w.Button(description="Export CSV", icon="download")
+        self.export_note = w.HTML()
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="calls")
+        self.status = w.HTML()
+        self.error_label = w.HTML()
+        self.table = w.HTML(summary_html(summary_of(_empty_frame())))
+        self.chart = w.Image(format="png")
+        self.run_button.on_click(self._on_run_click)
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.export_button.on_click(lambda _b: self.export())
+        self.widget = w.VBox([
+            self.header,
+            self.prompts,
+            w.HBox([w.VBox([self.models, self.models_note]),
+                    w.VBox([w.HTML("<b>strategies</b>"), *self.strategy_boxes.values()])]),
+            w.HBox([self.repeats, self.concurrency, self.budget, self.stream]),
+            w.HBox([self.run_button, self.cancel_button, self.export_path, self.export_button]),
+            self.export_note,
+            w.HBox([self.progress, self.status]),
+            self.error_label,
+            self.table,
+            self.chart,
+        ])
+        self._render_header()
+        self._set_status("ready")
+
+    # -- inputs ------------------------------------------------------------------------------------------
+
+    def prompt_list(self) -> list[str]:
+        """The prompts in the text area."""
+        return split_prompts(self.prompts.value)
+
+    def selected_strategies(self) -> list[str | None]:
+        """The checked strategies, in the order shown (None for "no preference")."""
+        return [s for s, box in self.strategy_boxes.items() if box.value]
+
+    def build_sweep(self) -> Sweep:
+        """The `Sweep` the inputs describe; raises ValueError with a one-line message when they are invalid."""
+        prompts = self.prompt_list()
+        if not prompts:
+            raise ValueError("prompts: write at least one prompt (separate prompts with a blank line)")
+        models = list(self.models.value)
+        if not models:
+            raise ValueError("models: select at least one model")
+        strategies = self.selected_strategies()
+        if not strategies:
+            raise ValueError(f"strategies: check at least one (or '{NO_PREFERENCE}')")
+        repeats, concurrency, budget = int(self.repeats.value), int(self.concurrency.value), float(self.budget.value)
+        if repeats < 1:
+            raise ValueError(f"repeats must be >= 1, got {repeats}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if budget < 0:
+            raise ValueError(f"budget must be >= 0 (0 = no budget), got {budget}")
+        return Sweep(prompts, models=models, strategies=strategies, repeats=repeats, concurrency=concurrency,
+                     budget_usd=budget or None, stream=bool(self.stream.value), ledger=self.ledger,
+                     client=self.client, progress=False, on_row=self._on_row)
+
+    # -- running -----------------------------------------------------------------------------------------
+
+    def _on_run_click(self, _button: Any = None) -> None:
+        """Schedule `run_async()` on the running loop (a kernel's); with no loop running, run it to the end."""
+        if self.running or (self.task is not None and not self.task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                try:
+                    loop = asyncio.get_event_loop()
+                except RuntimeError:
+                    loop = None
+        if loop is not None and loop.is_running():
+            self.task = loop.create_task(self.run_async())
+        else:  # a plain script: nothing else would drive the task, so block until the run ends
+            self.task = None
+            asyncio.run(self.run_async())
+
+    async def run_async(self) -> pd.DataFrame | None:
+        """Run the inputs' grid and show it; returns the rows, or None when the run could not start.
+
+        Errors (invalid inputs, a budget the estimate exceeds, a failure) become the one-line message in the
+        panel's error label and leave `results` / `summary` as they were.
+        """
+        if self.running:
+            self._set_error("a run is already in progress: wait for it or press Cancel")
+            return None
+        try:
+            sweep = self.build_sweep()
+        except (ValueError, AurikoError) as e:
+            self._set_error(one_line(e))
+            return None
+        self._set_error("")
+        before = (self.progress.value, self.progress.max, self.status.value)
+        self.sweep = sweep
+        self._last_refresh = 0.0
+        self.progress.max, self.progress.value, self.progress.bar_style = len(sweep.cells), 0, ""
+        self._set_running(True)
+        self._set_status(f"running {len(sweep.cells)} calls (run {sweep.run_id})")
+        try:
+            df = await sweep.run()
+        except BudgetError as e:
+            self.progress.value, self.progress.max, self.status.value = before
+            self._set_error(one_line(e))
+            return None
+        except asyncio.CancelledError:
+            self._finish(sweep, sweep.results, note="interrupted")
+            raise
+        except Exception as e:  # noqa: BLE001 - shown in the panel, never as a traceback
+            self._set_error(f"run failed: {one_line(e)}")
+            self._set_status(f"failed after {len(sweep.rows)} of {len(sweep.cells)} calls (run {sweep.run_id})")
+            return None
+        finally:
+            self._set_running(False)
+        self._finish(sweep, df)
+        return df
+
+    def _finish(self, sweep: Sweep, df: pd.DataFrame, note: str = "") -> None:
+        self.results = df
+        self.summary = summary_of(df)
+        self.run_ids.append(sweep.run_id)
+        self._refresh()
+        cancelled = int((df["status"] == "cancelled").sum()) if "status" in df.columns else 0
+        self.progress.bar_style = "danger" if sweep.errors else "warning" if cancelled else "success"
+        reason = note or ("cancelled" if sweep.stop_reason == "cancelled" else
+                          "stopped at the budget" if sweep.stop_reason == "budget" else "done")
+        self._set_status(f"{reason}: {self._counts()}")
+
+    def cancel(self, now: bool = True) -> None:
+        """Stop the run: no new calls; with `now` (the button's choice) the calls in flight are cancelled too."""
+        if self.sweep is not None and self.running:
+            self.sweep.cancel(now=now)
+            self.cancel_button.disabled = True
+            self._set_status(f"cancelling: {self._counts()}")
+
+    async def wait(self) -> pd.DataFrame | None:
+        """Await the run the Run button scheduled (if any) and return `results`."""
+        if self.task is not None:
+            await self.task
+        return self.results
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.run_button.disabled = running
+        self.cancel_button.disabled = not running
+
+    # -- live updates --------------------------------------------------------------------------------------
+
+    def _on_row(self, row: Row) -> None:
+        """Per finished call: progress at once, table and chart at most every `refresh_interval` s. Never raises."""
+        try:
+            if row.get("source") == "offline" and not self.offline:
+                self.offline = True
+                self._render_header()
+            self.progress.value = len(self.sweep.rows) if self.sweep is not None else self.progress.value + 1
+            self._set_status(f"running: {self._counts()}")
+            if time.monotonic() - self._last_refresh >= self.refresh_interval:
+                self._refresh()
+        except Exception as e:  # noqa: BLE001 - a display problem must not stop the sweep
+            self._set_error(f"display update failed: {one_line(e)}")
+
+    def _refresh(self) -> None:
+        """Redraw the summary table and the chart from the rows so far."""
+        if self.sweep is None:
+            return
+        df = self.sweep.results
+        self.table.value = summary_html(summary_of(df))
+        self.table_updates += 1
+        self.chart.value = chart_png(df)
+        self.chart_updates += 1
+        self._last_refresh = time.monotonic()
+
+    def _counts(self) -> str:
+        s = self.sweep
+        if s is None:
+            return ""
+        rows = list(s.rows.values())
+        cancelled = sum(1 for r in rows if r.get("status") == "cancelled")
+        text = (f"{len(rows)}/{len(s.cells)} calls, {s.errors} errors, {cancelled} cancelled, "
+                f"spent ${s.spent_usd:.4f} (run {s.run_id})")
+        return text + (f" — {OFFLINE_LABEL}" if self.offline else "")
+
+    # -- export and display ----------------------------------------------------------------------------------
+
+    def export(self, path: str | os.PathLike[str] | None = None) -> Path | None:
+        """Write `results` as CSV to `path` (default: the path box); None, with a message, when there is nothing."""
+        if self.results is None or self.results.empty:
+            self._set_error("nothing to export yet: run a comparison first")
+            return None
+        target = Path(path if path is not None else (self.export_path.value.strip() or DEFAULT_EXPORT)).expanduser()
+        try:
+            self.results.to_csv(target, index=False)
+        except OSError as e:
+            self._set_error(f"export failed: {one_line(e)}")
+            return None
+        self._set_error("")
+        self.export_note.value = message_html(f"wrote {len(self.results)} rows to {target}", NOTE_STYLE)
+        return target
+
+    def _render_header(self) -> None:
+        where = html.escape(getattr(self.client, "base_url", "") or "")
+        label = (f' <span style="color:#a15c00"><b>({OFFLINE_LABEL})</b></span>' if self.offline
+                 else " — live API")
+        self.header.value = f"<b>Auriko compare</b>{label} <code>{where}</code>"
+
+    def _set_status(self, text: str) -> None:
+        self.status.value = html.escape(text)
+
+    def _set_error(self, text: str) -> None:
+        self.error = text
+        self.error_label.value = message_html(text, ERROR_STYLE)
+
+    def close(self) -> None:
+        """Cancel a run in progress and close the widgets."""
+        self.cancel()
+        close_tree(self.widget)
+
+    def __repr__(self) -> str:
+        rows = 0 if self.results is None else len(self.results)
+        return f"ComparePanel(running={self.running}, results={rows} rows, runs={self.run_ids})"
+
+
+def _empty_frame() -> pd.DataFrame:
+    import pandas as pd
+
+    from ..records import RECORD_COLUMNS
+
+    return pd.DataFrame(columns=list(RECORD_COLUMNS))
+
+
+def compare_panel(client: Any = None, ledger: Any = DEFAULT_LEDGER, *, refresh_interval: float = 0.5) -> ComparePanel:
+    """The provider-comparison panel (shown when it is the last expression of a cell)."""
+    return ComparePanel(client=client, ledger=ledger, refresh_interval=refresh_interval)

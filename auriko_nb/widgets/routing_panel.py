@@ -1,0 +1,266 @@
+"""The session routing toggle: widgets bound both ways to `ak.settings` (optimization on/off and `gateway.routing`).
+
+Every edit builds a candidate routing dict and validates it with `coerce_routing`; a valid one is applied to the
+settings at once, an invalid one is shown inline and not applied. Changes made to the settings elsewhere (code,
+`%config`, another panel) are reflected back into the widgets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import ipywidgets as w
+from traitlets import TraitError
+
+from ..errors import RequestValidationError
+from ..session import Settings
+from ..types.request import STRATEGIES, WEIGHT_KEYS, coerce_routing
+from ._common import (
+    ERROR_STYLE,
+    NOTE_STYLE,
+    OFFLINE_LABEL,
+    WARNING_STYLE,
+    DisplayMixin,
+    close_tree,
+    is_offline,
+    message_html,
+    one_line,
+)
+
+CUSTOM = "custom"
+NO_STRATEGY = ""
+UNSET = ""
+NOT_SENT = "no routing preference sent"
+# The routing fields this panel edits; any other field already in the settings is kept as it is.
+PANEL_FIELDS = ("optimize", "weights", "max_ttft_ms", "max_cost_per_1m", "min_throughput_tps", "providers",
+                "exclude_providers", "data_policy")
+DEFAULT_WEIGHT = 0.5
+
+
+def _providers_from(client: Any) -> tuple[list[str], str]:
+    """Provider ids from the registry and a note ("" when it worked), never raising."""
+    if client is None:
+        return [], "no client: include/exclude are empty"
+    try:
+        return list(client.registry_providers().ids), ""
+    except Exception as e:  # noqa: BLE001 - any failure only means empty choices
+        return [], f"could not read providers from the registry ({one_line(e)}); include/exclude are empty"
+
+
+class RoutingPanel(DisplayMixin):
+    """Widgets for the session routing defaults; `panel.widget` is the VBox shown in a notebook."""
+
+    def __init__(self, settings: Settings | None = None, client: Any = None) -> None:
+        if settings is None:
+            from ..session import settings as session_settings
+
+            settings = session_settings
+        self.settings = settings
+        if client is None:
+            from ..connect import connect
+
+            try:
+                client = connect()
+            except Exception:  # noqa: BLE001 - the panel still works without provider choices
+                client = None
+        self.client = client
+        self.error = ""
+        self.warning = ""
+        self._syncing = False
+        self._applying = False
+        providers, note = _providers_from(client)
+        self.offline = client is not None and is_offline(client)
+
+        title = "<b>Auriko routing</b> — session defaults for <code>%%auriko</code>, <code>ak.connect()</code>" \
+                " clients and <code>compare</code>"
+        if self.offline:
+            title += f' <span style="color:#a15c00"><b>({OFFLINE_LABEL})</b></span>'
+        self.header = w.HTML(title)
+        self.enabled = w.ToggleButton(value=settings.optimize_enabled, icon="random",
+                                      tooltip="send gateway.routing with every default call")
+        self.strategy = w.Dropdown(
+            options=[("(none: gateway default)", NO_STRATEGY), *[(s, s) for s in STRATEGIES],
+                     ("custom weights", CUSTOM)],
+            value=NO_STRATEGY, description="strategy")
+        self.weights = {k: w.FloatSlider(value=DEFAULT_WEIGHT, min=0.0, max=1.0, step=0.05, description=f"{k}",
+                                         continuous_update=False) for k in WEIGHT_KEYS}
+        self.weights_box = w.VBox(list(self.weights.values()), layout=w.Layout(display="none"))
+        self.max_ttft_ms = w.BoundedIntText(value=0, min=0, max=10_000_000, description="max TTFT ms",
+                                            tooltip="0 = unset")
+        self.max_cost_per_1m = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=0.1,
+                                                  description="max $/1M", tooltip="0 = unset")
+        self.min_throughput_tps = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=1.0,
+                                                     description="min tok/s", tooltip="0 = unset")
+        self.providers = w.SelectMultiple(options=list(providers), value=(), description="include", rows=6)
+        self.exclude_providers = w.SelectMultiple(options=list(providers), value=(), description="exclude", rows=6)
+        self.providers_note = w.HTML(message_html(note, NOTE_STYLE))
+        self.data_policy = w.Dropdown(options=[("(unset)", UNSET), ("none", "none"),
+                                               ("no_training", "no_training"), ("zdr", "zdr")],
+                                      value=UNSET, description="data policy")
+        self.error_label = w.HTML()
+        self.warning_label = w.HTML()
+        self.preview = w.HTML()
+        self.widget = w.VBox([
+            self.header,
+            w.HBox([self.enabled, self.strategy]),
+            self.weights_box,
+            w.HBox([self.max_ttft_ms, self.max_cost_per_1m, self.min_throughput_tps]),
+            w.HBox([self.providers, self.exclude_providers]),
+            self.providers_note,
+            self.data_policy,
+            self.error_label,
+            self.warning_label,
+            w.HTML("<b>gateway.routing sent by default calls:</b>"),
+            self.preview,
+        ])
+        self._controls: list[Any] = [self.enabled, self.strategy, *self.weights.values(), self.max_ttft_ms,
+                                     self.max_cost_per_1m, self.min_throughput_tps, self.providers,
+                                     self.exclude_providers, self.data_policy]
+        for control in self._controls:
+            control.observe(self._on_widget, names="value")
+        settings.observe(self._on_settings, names=["routing", "optimize_enabled"])
+        self._sync_from_settings()
+
+    # -- widgets -> candidate -> settings ----------------------------------------------------------------
+
+    def candidate(self) -> dict[str, Any]:
+        """The routing dict the widgets describe (fields the panel does not edit are kept from the settings)."""
+        out: dict[str, Any] = {k: v for k, v in self.settings.routing.items() if k not in PANEL_FIELDS}
+        if self.strategy.value == CUSTOM:
+            out["weights"] = {k: float(s.value) for k, s in self.weights.items()}
+        elif self.strategy.value != NO_STRATEGY:
+            out["optimize"] = self.strategy.value
+        if self.max_ttft_ms.value:
+            out["max_ttft_ms"] = int(self.max_ttft_ms.value)
+        if self.max_cost_per_1m.value:
+            out["max_cost_per_1m"] = float(self.max_cost_per_1m.value)
+        if self.min_throughput_tps.value:
+            out["min_throughput_tps"] = float(self.min_throughput_tps.value)
+        if self.providers.value:
+            out["providers"] = list(self.providers.value)
+        if self.exclude_providers.value:
+            out["exclude_providers"] = list(self.exclude_providers.value)
+        if self.data_policy.value != UNSET:
+            out["data_policy"] = self.data_policy.value
+        return out
+
+    def _on_widget(self, change: dict[str, Any]) -> None:
+        self.weights_box.layout.display = "" if self.strategy.value == CUSTOM else "none"
+        self.enabled.description = "routing on" if self.enabled.value else "routing off"
+        if not self._syncing:
+            self.apply()
+
+    @contextmanager
+    def _own_change(self) -> Iterator[None]:
+        self._applying = True
+        try:
+            yield
+        finally:
+            self._applying = False
+
+    def apply(self) -> bool:
+        """Validate the candidate; apply it to the settings if valid, else show the error. True when applied.
+
+        The on/off switch is always applied (off must always be possible); the routing dict only when valid.
+        """
+        with self._own_change():
+            self.settings.optimize_enabled = bool(self.enabled.value)
+        cand = self.candidate()
+        try:
+            r = coerce_routing(cand)
+            routing = r.to_dict() if r else {}
+            with self._own_change():
+                self.settings.routing = routing
+        except (RequestValidationError, TraitError) as e:
+            self._set_error(f"not applied: {one_line(e)}")
+            self._refresh_preview()
+            return False
+        self._set_error("")
+        self._refresh_preview()
+        return True
+
+    # -- settings -> widgets -----------------------------------------------------------------------------
+
+    def _on_settings(self, change: dict[str, Any]) -> None:
+        if self._applying:
+            return
+        self._sync_from_settings()
+
+    def _sync_from_settings(self) -> None:
+        """Show the settings in the widgets (no re-apply); a pending invalid edit is replaced and its error cleared."""
+        r = self.settings.routing
+        self._syncing = True
+        try:
+            self.enabled.value = self.settings.optimize_enabled
+            weights = r.get("weights")
+            if weights:
+                self.strategy.value = CUSTOM
+                for k, slider in self.weights.items():
+                    value = float(weights.get(k, 0.0))
+                    slider.max = max(slider.max, value)
+                    slider.value = value
+            else:
+                self.strategy.value = r.get("optimize") or NO_STRATEGY
+            self.max_ttft_ms.value = int(r.get("max_ttft_ms") or 0)
+            self.max_cost_per_1m.value = float(r.get("max_cost_per_1m") or 0.0)
+            self.min_throughput_tps.value = float(r.get("min_throughput_tps") or 0.0)
+            self._select(self.providers, r.get("providers") or [])
+            self._select(self.exclude_providers, r.get("exclude_providers") or [])
+            self.data_policy.value = r.get("data_policy") or UNSET
+        finally:
+            self._syncing = False
+        self.weights_box.layout.display = "" if self.strategy.value == CUSTOM else "none"
+        self.enabled.description = "routing on" if self.enabled.value else "routing off"
+        self._set_error("")
+        self._refresh_preview()
+
+    @staticmethod
+    def _select(box: Any, values: Sequence[str]) -> None:
+        missing = [v for v in values if v not in box.options]
+        if missing:
+            box.options = [*box.options, *missing]
+        box.value = tuple(values)
+
+    # -- display -----------------------------------------------------------------------------------------
+
+    @property
+    def preview_text(self) -> str:
+        """What the preview shows: the JSON a default call sends as `gateway.routing`, or that none is sent."""
+        sent = self.settings.effective_routing()
+        if sent is None:
+            why = "routing optimization is off" if not self.settings.optimize_enabled else "no options set"
+            return f"{NOT_SENT} ({why})"
+        return json.dumps(sent, indent=2)
+
+    def _refresh_preview(self) -> None:
+        self.preview.value = f"<pre>{html.escape(self.preview_text)}</pre>"
+        self._refresh_warning()
+
+    def _refresh_warning(self) -> None:
+        both = sorted(set(self.providers.value) & set(self.exclude_providers.value))
+        self.warning = (f"providers both included and excluded: {', '.join(both)} (the API accepts this; "
+                        "check it is what you mean)") if both else ""
+        self.warning_label.value = message_html(self.warning, WARNING_STYLE)
+
+    def _set_error(self, text: str) -> None:
+        self.error = text
+        self.error_label.value = message_html(text, ERROR_STYLE)
+
+    def close(self) -> None:
+        """Stop following the settings and close the widgets."""
+        with suppress(ValueError):
+            self.settings.unobserve(self._on_settings, names=["routing", "optimize_enabled"])
+        close_tree(self.widget)
+
+    def __repr__(self) -> str:
+        state = "on" if self.settings.optimize_enabled else "off"
+        return f"RoutingPanel(routing {state}, sends {self.settings.effective_routing()})"
+
+
+def routing_panel(settings: Settings | None = None, client: Any = None) -> RoutingPanel:
+    """The session routing toggle (shown when it is the last expression of a cell)."""
+    return RoutingPanel(settings=settings, client=client)
