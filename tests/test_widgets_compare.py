@@ -1,0 +1,324 @@
+"""The comparison panel, driven like a user would (set values, click) against a loopback offline gateway: the
+grid runs as a task on the running loop, the table and chart refresh during the run, Cancel leaves one row per
+cell, and budget / input errors show in the panel instead of escaping the click."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import auriko_nb as ak  # noqa: E402
+from auriko_nb.ledger import Ledger  # noqa: E402
+from auriko_nb.offline import GatewayHandle, serve  # noqa: E402
+from auriko_nb.session import settings  # noqa: E402
+from auriko_nb.widgets import ComparePanel, compare_panel  # noqa: E402
+from auriko_nb.widgets.compare_panel import split_prompts  # noqa: E402
+
+KEY = "ak_test_widgets"
+PROMPTS = "Say hello.\n\nTell me a short joke\nabout cats.\n   \n\nWhy is the sky blue?"
+STRATEGIES5 = ("cost", "ttft", "balanced", "ttft-focus", "tps")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    settings.reset()
+    yield
+    settings.reset()
+
+
+@pytest.fixture(scope="module")
+def gw() -> Iterator[GatewayHandle]:
+    with serve(seed=31, speed=0.02) as g:
+        yield g
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    led = Ledger(tmp_path / "compare.sqlite")
+    yield led
+    led.close()
+
+
+@pytest.fixture
+def client(gw: GatewayHandle) -> ak.Client:
+    return ak.Client(KEY, base_url=gw.base_url)
+
+
+def make_panel(client: ak.Client, ledger: Ledger, *, models: tuple[str, ...] = ("gpt-4o-mini", "llama-3.3-70b"),
+               strategies: tuple[str | None, ...] = STRATEGIES5, prompts: str = PROMPTS, concurrency: int = 2,
+               refresh_interval: float = 0.1) -> ComparePanel:
+    p = compare_panel(client=client, ledger=ledger, refresh_interval=refresh_interval)
+    p.prompts.value = prompts
+    p.models.value = models
+    for s, box in p.strategy_boxes.items():
+        box.value = s in strategies
+    p.concurrency.value = concurrency
+    return p
+
+
+def rows(panel: ComparePanel) -> pd.DataFrame:
+    """The panel's results, which must exist."""
+    assert panel.results is not None
+    return panel.results
+
+
+class Watch:
+    """Records each change of a widget value and whether the panel was running at that moment."""
+
+    def __init__(self, panel: ComparePanel, widget: Any) -> None:
+        self.panel, self.during, self.after = panel, 0, 0
+        widget.observe(self._seen, names="value")
+
+    def _seen(self, change: dict[str, Any]) -> None:
+        if self.panel.running:
+            self.during += 1
+        else:
+            self.after += 1
+
+
+def test_split_prompts_uses_blank_lines() -> None:
+    assert split_prompts(PROMPTS) == ["Say hello.", "Tell me a short joke\nabout cats.", "Why is the sky blue?"]
+    assert split_prompts(" \n\n \r\n") == []
+
+
+async def test_a_grid_runs_in_the_background_and_refreshes_while_running(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger)
+    table, chart = Watch(panel, panel.table), Watch(panel, panel.chart)
+    assert panel.cancel_button.disabled and not panel.run_button.disabled
+    panel.run_button.click()
+    task = panel.task
+    assert isinstance(task, asyncio.Task) and not task.done()  # scheduled, not run inside the click
+    await asyncio.sleep(0.05)
+    assert panel.running and panel.run_button.disabled and not panel.cancel_button.disabled
+    await task
+    assert not panel.running and panel.cancel_button.disabled and not panel.run_button.disabled
+    assert panel.error == ""
+
+    df = rows(panel)
+    assert isinstance(df, pd.DataFrame) and isinstance(panel.summary, pd.DataFrame)
+    assert len(df) == 3 * 2 * 5 == df["cell"].nunique()
+    assert set(df["status"]) == {"ok"}
+    assert set(df["optimize"]) == set(STRATEGIES5) and set(df["model_requested"]) == {"gpt-4o-mini", "llama-3.3-70b"}
+    assert (df["source"] == "offline").all()
+    # refreshed during the run, not only at the end (a redraw identical to the last one fires no change event)
+    assert table.during >= 2 and chart.during >= 2, (table.during, chart.during)
+    assert table.after <= 1 and chart.after <= 1
+    assert panel.table_updates == panel.chart_updates >= table.during + 1
+    assert bytes(panel.chart.value).startswith(PNG)
+    # progress: final count, errors, spend, offline label
+    spent = float(df["cost_usd"].sum())
+    assert spent > 0
+    assert panel.progress.value == panel.progress.max == 30
+    assert "30/30 calls" in panel.status.value and "0 errors" in panel.status.value
+    assert f"${spent:.4f}" in panel.status.value
+    assert "offline simulation" in panel.status.value and "offline simulation" in panel.header.value
+    # the table is the per strategy × provider summary
+    summary = panel.summary
+    assert list(summary.columns[:2]) == ["routing_strategy", "provider"] and summary["calls"].sum() == 30
+    for _, g in summary.iterrows():
+        assert f"<td>{g['routing_strategy']}</td>" in panel.table.value and f"<td>{g['provider']}</td>" in panel.table.value
+
+    # a second run appends to the same ledger under a new run id
+    first_run = panel.run_ids[0]
+    assert ledger.to_dataframe(run_id=first_run)["call_id"].nunique() == 30
+    panel.models.value = ("gpt-4o",)
+    panel.strategy_boxes["tps"].value = False
+    panel.run_button.click()
+    await panel.wait()
+    assert len(panel.run_ids) == 2 and panel.run_ids[1] != first_run
+    all_rows = ledger.to_dataframe()
+    assert len(all_rows) == 30 + 3 * 4
+    assert all_rows.groupby("run_id", observed=True).size().to_dict() == {first_run: 30, panel.run_ids[1]: 12}
+    assert len(rows(panel)) == 12 and set(rows(panel)["run_id"]) == {panel.run_ids[1]}
+
+
+async def test_refreshes_are_throttled(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, refresh_interval=60)
+    table = Watch(panel, panel.table)
+    await panel.run_async()
+    assert len(rows(panel)) == 30
+    # the first row draws at once, then nothing more for 60 s, then once at the end
+    assert (table.during, table.after) == (1, 1) and panel.table_updates == panel.chart_updates == 2
+
+
+async def test_cancel_mid_run_keeps_finished_rows_and_marks_the_rest_cancelled(
+        client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, refresh_interval=0.2)
+    panel.repeats.value = 2  # 60 cells
+    panel.run_button.click()
+    while panel.progress.value < 4:
+        await asyncio.sleep(0.002)
+    finished = {k: r["call_id"] for k, r in panel.sweep.rows.items() if r["status"] == "ok"}  # type: ignore[union-attr]
+    assert not panel.cancel_button.disabled
+    panel.cancel_button.click()
+    assert panel.cancel_button.disabled and "cancelling" in panel.status.value
+    await asyncio.wait_for(panel.wait(), 10)
+
+    df = rows(panel)
+    assert len(df) == 60 == df["cell"].nunique()
+    assert set(df["status"]) == {"ok", "cancelled"}
+    counts = df["status"].value_counts()
+    assert counts["ok"] >= len(finished) >= 4 and counts["cancelled"] >= 30
+    kept = df.set_index("cell")
+    for cell, call_id in finished.items():
+        assert kept.loc[cell, "status"] == "ok" and kept.loc[cell, "call_id"] == call_id
+    assert panel.progress.value == 60 and panel.status.value.startswith("cancelled")
+    assert f"{counts['cancelled']} cancelled" in panel.status.value
+    assert panel.error == "" and not panel.running and not panel.run_button.disabled
+    on_disk = ledger.to_dataframe(run_id=panel.run_ids[-1])
+    assert len(on_disk) == 60 and on_disk["status"].value_counts().to_dict() == counts.to_dict()
+
+
+async def test_a_budget_too_small_shows_the_error_and_keeps_previous_results(
+        client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, models=("gpt-4o-mini",), strategies=("cost",), prompts="hi")
+    await panel.run_async()
+    before, table, chart, status = panel.results, panel.table.value, panel.chart.value, panel.status.value
+    assert before is not None and len(before) == 1
+    panel.prompts.value = PROMPTS
+    panel.models.value = ("gpt-4o", "claude-sonnet-4-6")
+    panel.budget.value = 1e-7
+    panel.run_button.click()
+    await panel.wait()  # no exception escapes
+    assert "exceeds budget" in panel.error and "\n" not in panel.error and "Traceback" not in panel.error
+    assert "color:#b00020" in panel.error_label.value and "exceeds budget" in panel.error_label.value
+    assert panel.results is before and panel.table.value == table and panel.chart.value == chart
+    assert panel.status.value == status and panel.progress.value == panel.progress.max == 1
+    assert len(ledger) == 1 and not panel.running and not panel.run_button.disabled
+    # a budget large enough runs; the error goes away
+    panel.budget.value = 5.0
+    panel.models.value = ("gpt-4o-mini",)
+    await panel.run_async()
+    assert panel.error == "" and len(rows(panel)) == 3
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: setattr(p.prompts, "value", "  \n\n  "), "prompts: write at least one prompt"),
+    (lambda p: setattr(p.models, "value", ()), "models: select at least one model"),
+    (lambda p: setattr(p.repeats, "value", 0), "repeats must be >= 1"),
+    (lambda p: setattr(p.concurrency, "value", 0), "concurrency must be >= 1"),
+    (lambda p: setattr(p.budget, "value", -1.0), "budget must be >= 0"),
+    (lambda p: [b.set_trait("value", False) for b in p.strategy_boxes.values()], "strategies: check at least one"),
+])
+async def test_invalid_inputs_show_an_inline_error(client: ak.Client, ledger: Ledger, change: Any,
+                                                   message: str) -> None:
+    panel = make_panel(client, ledger)
+    change(panel)
+    panel.run_button.click()
+    await panel.wait()
+    assert panel.error.startswith(message) and html.escape(message) in panel.error_label.value
+    assert panel.results is None and len(ledger) == 0 and not panel.running
+    assert panel.cancel_button.disabled and not panel.run_button.disabled
+
+
+async def test_an_unknown_model_gives_error_rows_in_the_panel(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, strategies=("cost",), prompts="hi")
+    panel.models.options = (*panel.models.options, "no-such-model")
+    panel.models.value = ("gpt-4o-mini", "no-such-model")
+    await panel.run_async()
+    df = rows(panel)
+    assert df is not None and len(df) == 2
+    bad = df[df["model_requested"] == "no-such-model"].iloc[0]
+    assert bad["status"] == "error" and bad["http_status"] == 404
+    assert "1 errors" in panel.status.value and panel.progress.bar_style == "danger"
+    assert panel.error == ""
+
+
+async def test_no_preference_runs_with_the_session_routing(client: ak.Client, ledger: Ledger,
+                                                           gw: GatewayHandle) -> None:
+    settings.routing = {"optimize": "cost", "max_ttft_ms": 5000}
+    panel = make_panel(client, ledger, models=("gpt-4o-mini",), strategies=(None, "ttft"), prompts="hi")
+    panel.stream.value = False
+    await panel.run_async()
+    df = rows(panel)
+    assert df is not None and len(df) == 2 and set(df["status"]) == {"ok"}
+    assert not df["stream"].any()
+    sent = [r["body"]["gateway"]["routing"] for r in gw.stats.requests[-2:]]
+    assert sorted(sent, key=lambda r: len(r)) == [{"max_ttft_ms": 5000}, {"optimize": "ttft", "max_ttft_ms": 5000}]
+
+
+async def test_export_writes_the_results_as_csv(client: ak.Client, ledger: Ledger, tmp_path: Path) -> None:
+    panel = make_panel(client, ledger, strategies=("cost", "ttft"), prompts="hi")
+    assert panel.export_path.value == "auriko-compare.csv"
+    panel.export_button.click()
+    assert "nothing to export" in panel.error
+    await panel.run_async()
+    target = tmp_path / "out.csv"
+    panel.export_path.value = str(target)
+    panel.export_button.click()
+    assert panel.error == "" and str(target) in panel.export_note.value
+    back = pd.read_csv(target)
+    assert len(back) == len(rows(panel)) == 4
+    assert set(back["call_id"]) == set(rows(panel)["call_id"])
+    assert list(back.columns) == list(rows(panel).columns)
+
+
+def test_clicking_without_a_running_loop_runs_to_the_end(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, strategies=("cost",), prompts="hi")
+    panel.run_button.click()
+    assert panel.task is None and panel.results is not None and len(rows(panel)) == 2
+    assert panel.error == "" and not panel.running
+
+
+def test_the_panel_displays_itself_and_labels_live_clients(ledger: Ledger) -> None:
+    live = ak.Client(KEY, base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2)
+    panel = compare_panel(client=live, ledger=ledger)
+    assert "live API" in panel.header.value and "offline simulation" not in panel.header.value
+    assert panel.models.options == () and "could not list models" in panel.models_note.value
+    bundle = panel._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
+    offline = compare_panel(client=ak.connect(mode="offline", seed=31, speed=0.02), ledger=ledger)
+    assert "offline simulation" in offline.header.value and "gpt-4o-mini" in offline.models.value
+
+
+@pytest.mark.skipif(os.environ.get("AURIKO_NB_SKIP_KERNEL") == "1", reason="kernel test disabled")
+def test_in_a_real_kernel_a_comm_click_runs_on_the_kernel_loop(tmp_path: Path) -> None:
+    """The browser's click (a comm message) schedules the run on the kernel's loop; the kernel stays responsive."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> str:
+            out: list[str] = []
+            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+                m["content"].get("text", "") if m["msg_type"] == "stream" else
+                m["content"].get("ename", "") + m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
+            assert reply["content"]["status"] == "ok", "".join(out)
+            return "".join(out)
+
+        setup = (
+            "import auriko_nb as ak\n"
+            "from auriko_nb.offline import serve\n"
+            "from auriko_nb.widgets import compare_panel\n"
+            "gw = serve(seed=31, speed=0.02)\n"
+            f"panel = compare_panel(client=ak.Client({KEY!r}, base_url=gw.base_url), "
+            f"ledger={str(tmp_path / 'kernel.sqlite')!r}, refresh_interval=0.1)\n"
+            "panel.prompts.value = 'a\\n\\nb'\n"
+            "panel.models.value = ('gpt-4o-mini', 'llama-3.3-70b')\n"
+            "panel.concurrency.value = 2\n"
+            "panel.repeats.value = 4\n"
+            "print(panel.run_button.model_id)\n"
+        )
+        model_id = run(setup).strip()
+        msg = kc.session.msg("comm_msg", {"comm_id": model_id,
+                                          "data": {"method": "custom", "content": {"event": "click"}}})
+        kc.shell_channel.send(msg)
+        # the next cell runs while the sweep is still going: the click did not block the kernel
+        assert run("print(panel.task is not None, panel.running, panel.task.done())").strip() == "True True False"
+        done = run("await panel.task\nprint(len(panel.results), set(panel.results.status), panel.error == '', "
+                   "'offline simulation' in panel.header.value)")
+        assert done.strip() == "32 {'ok'} True True"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
