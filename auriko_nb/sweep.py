@@ -131,6 +131,7 @@ class Sweep:
         self.limiter: AdaptiveLimiter | None = None
         self._stop = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._observed: dict[tuple[str, str | None], tuple[float, int]] = {}  # (model, strategy) -> (cost, n)
         self._captured: dict[str, Row] = {}  # the last error row the client emitted, per cell
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -195,10 +196,19 @@ class Sweep:
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 
+    def _estimate(self, cell: Cell, static: float) -> float:
+        """A call's expected cost: the directory estimate, or the mean of what such calls really cost if more."""
+        seen = self._observed.get((cell.model, cell.strategy))
+        return max(static, seen[0] / seen[1]) if seen else static
+
     def _finish(self, row: Row, bar: Any) -> None:
         self.rows[row["cell"]] = row
         if row["status"] == "ok" and row.get("cost_usd"):
-            self.spent_usd += float(row["cost_usd"])
+            cost = float(row["cost_usd"])
+            self.spent_usd += cost
+            key = (row.get("model_requested") or "", row.get("optimize"))
+            total, n = self._observed.get(key, (0.0, 0))
+            self._observed[key] = (total + cost, n + 1)
         if row["status"] == "error":
             self.errors += 1
         if self.ledger is not None:
@@ -269,6 +279,7 @@ class Sweep:
         bar = self._progress_bar(len(todo))
         pending = deque(todo)
         inflight_est = 0.0
+        launched: dict[str, float] = {}
 
         async def run_one(cell: Cell) -> None:
             nonlocal inflight_est
@@ -277,14 +288,17 @@ class Sweep:
             except asyncio.CancelledError:
                 row = self._cancelled(cell, client.source, "cancelled", "cancelled while in flight")
             finally:
-                inflight_est -= estimates.get(cell.key, 0.0)
+                inflight_est -= launched.pop(cell.key, 0.0)
             self._finish(row, bar)
 
         try:
             while pending and not self._stop:
                 cell = pending[0]
-                est = estimates.get(cell.key, 0.0)
+                est = self._estimate(cell, estimates.get(cell.key, 0.0))
                 if self.budget_usd is not None and self.spent_usd + inflight_est + est > self.budget_usd:
+                    if self._tasks:  # in-flight estimates may be pessimistic: decide again when one ends
+                        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                        continue
                     self.stop_reason = "budget"
                     break
                 if len(self._tasks) >= self.limiter.limit:
@@ -292,6 +306,7 @@ class Sweep:
                     continue
                 pending.popleft()
                 inflight_est += est
+                launched[cell.key] = est
                 task = asyncio.create_task(run_one(cell))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
