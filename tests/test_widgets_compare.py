@@ -322,3 +322,31 @@ def test_in_a_real_kernel_a_comm_click_runs_on_the_kernel_loop(tmp_path: Path) -
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+async def test_cancelling_the_task_itself_keeps_a_consistent_result(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, refresh_interval=0.2)
+    panel.run_button.click()
+    while panel.progress.value < 3:
+        await asyncio.sleep(0.002)
+    assert panel.task is not None
+    panel.task.cancel()  # e.g. the kernel tearing the task down
+    with pytest.raises(asyncio.CancelledError):
+        await panel.task
+    df = rows(panel)
+    assert len(df) == 30 == df["cell"].nunique() and set(df["status"]) == {"ok", "cancelled"}
+    assert panel.status.value.startswith("interrupted") and not panel.running and not panel.run_button.disabled
+
+
+async def test_without_a_client_the_panel_uses_connect_and_the_session_ledger(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AURIKO_API_KEY", raising=False)
+    monkeypatch.setenv("AURIKO_NB_OFFLINE_SPEED", "0.02")
+    panel = compare_panel()
+    assert panel.client.source == "offline" and "offline simulation" in panel.header.value
+    assert panel.models.value == ("gpt-4o-mini",)  # the session's default model is preselected
+    panel.prompts.value = "hi"
+    await panel.run_async()
+    assert len(rows(panel)) == 2 and panel.error == ""
+    session = ak.session_ledger()
+    assert session is not None and len(session.to_dataframe(run_id=panel.run_ids[0])) == 2

@@ -221,3 +221,14 @@ def test_importing_the_package_does_not_import_widgets_or_matplotlib() -> None:
             "bad = [m for m in ('ipywidgets', 'matplotlib') if m in sys.modules]; "
             "assert not bad, bad; import auriko_nb.widgets; assert 'ipywidgets' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_without_a_client_the_panel_uses_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AURIKO_API_KEY", raising=False)
+    monkeypatch.setenv("AURIKO_NB_OFFLINE_SPEED", "0.02")
+    p = routing_panel()
+    try:
+        assert p.client is not None and p.client.source == "offline"
+        assert "offline simulation" in p.header.value and "groq" in p.providers.options
+    finally:
+        p.close()
