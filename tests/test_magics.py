@@ -231,3 +231,23 @@ def test_load_ext_registers_both_magics(gw: GatewayHandle) -> None:
     shell.run_line_magic("load_ext", "auriko_nb")
     assert "auriko" in shell.magics_manager.magics["cell"] and "auriko" in shell.magics_manager.magics["line"]
     assert any(isinstance(c, AurikoMagics) for c in shell.configurables)
+
+
+def test_routing_toggle_changes_what_the_next_cell_sends(ip: Any, gw: GatewayHandle) -> None:
+    panel = run(ip, "%auriko routing")
+    assert type(panel).__name__ == "RoutingPanel"
+    panel.strategy.value = "ttft-focus"
+    panel.max_ttft_ms.value = 1500
+    run(ip, "%%auriko -m gpt-4o --no-stream\nAfter the toggle")
+    assert sent(gw)["gateway"]["routing"] == {"optimize": "ttft-focus", "max_ttft_ms": 1500}
+    assert json.loads(panel.preview_text) == {"optimize": "ttft-focus", "max_ttft_ms": 1500}
+    panel.enabled.value = False
+    run(ip, "%%auriko -m gpt-4o --no-stream\nRouting off")
+    assert "gateway" not in sent(gw)
+    panel.close()
+
+
+def test_compare_subcommand_opens_the_panel(ip: Any) -> None:
+    panel = run(ip, "%auriko compare")
+    assert type(panel).__name__ == "ComparePanel" and "llama-3.3-70b" in panel.models.options
+    assert not ip.run_cell("%auriko compare now").success
