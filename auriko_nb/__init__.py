@@ -41,11 +41,13 @@ if TYPE_CHECKING:
     from .ledger import Ledger, session_ledger, set_session_ledger
     from .session import settings
     from .sweep import BudgetError, Sweep, compare, compare_async
+    from .widgets import ComparePanel, RoutingPanel, compare_panel, routing_panel
 
 _LAZY = {
     "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
     "summarize": "analysis", "pareto": "analysis", "record": "ingest",
-    "settings": "session", "compare": "sweep", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
+    "settings": "session", "compare": "sweep", "routing_panel": "widgets", "compare_panel": "widgets",
+    "RoutingPanel": "widgets", "ComparePanel": "widgets", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
 }
 _LAZY_MODULES = {"offline", "plots"}
 
@@ -60,11 +62,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AsyncChatStream", "AsyncClient",
-    "AuthenticationError", "AurikoError", "BadRequestError", "BudgetError", "ChatStream", "Client",
+    "AuthenticationError", "AurikoError", "BadRequestError", "BudgetError", "ChatStream", "Client", "ComparePanel",
     "ConflictError", "Gateway", "Ledger", "MalformedResponseError", "Metadata", "NotFoundError",
     "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
+    "RoutingPanel",
     "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "StreamError", "Sweep", "__version__",
-    "compare", "compare_async", "connect", "connect_async", "offline", "pareto", "plots", "record",
+    "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "pareto", "plots",
+    "record", "routing_panel",
     "session_ledger", "set_session_ledger", "settings", "summarize",
 ]
 
