@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from .ledger import Ledger, session_ledger, set_session_ledger
     from .session import settings
     from .sweep import BudgetError, Sweep, compare, compare_async
-    from .widgets import ComparePanel, RoutingPanel, compare_panel, routing_panel
+    from .widgets.compare_panel import ComparePanel, compare_panel
+    from .widgets.routing_panel import RoutingPanel, routing_panel
 
 _LAZY = {
     "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
