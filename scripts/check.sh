@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install the project with its test extras into .venv, then lint, type-check, run the tests and validate
+# the example notebooks with nbval. The README's test command; .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "== ruff";  .venv/bin/ruff check auriko_nb tests bench
+echo "== mypy";  .venv/bin/mypy auriko_nb
+echo "== tests"; .venv/bin/python -m pytest tests
+echo "== notebooks (nbval)"
+.venv/bin/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
