@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q -e '.[dev]'
 echo "== ruff";  .venv/bin/ruff check auriko_nb tests bench
 echo "== mypy";  .venv/bin/mypy auriko_nb
-echo "== tests"; .venv/bin/python -m pytest tests
+echo "== tests"; .venv/bin/python -m pytest tests --ignore=tests/browser
+# Playwright's sync API keeps an event loop running in the main thread: its tests get their own run.
+echo "== browser"; .venv/bin/python -m pytest tests/browser
 echo "== notebooks (nbval)"
 .venv/bin/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
