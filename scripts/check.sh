@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
-echo "== ruff";  .venv/bin/ruff check auriko_nb tests bench
+echo "== ruff";  .venv/bin/ruff check auriko_nb tests $([ -d bench ] && echo bench)
 echo "== mypy";  .venv/bin/mypy auriko_nb
 echo "== tests"; .venv/bin/python -m pytest tests --ignore=tests/browser
 # Playwright's sync API keeps an event loop running in the main thread: its tests get their own run.
