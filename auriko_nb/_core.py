@@ -76,6 +76,19 @@ def to_messages(prompt: Messages, system: str | None = None) -> list[dict[str, A
     return messages
 
 
+def to_input(prompt: str | Sequence[Mapping[str, Any]]) -> str | list[dict[str, Any]]:
+    """The Responses API `input` from a string or a list of items; refuses an empty prompt."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise RequestValidationError("input: the prompt is empty", param="input",
+                                         code="missing_required_parameter")
+        return prompt
+    items = [dict(i) for i in prompt]
+    if not items:
+        raise RequestValidationError("input: the item list is empty", param="input", code="missing_required_parameter")
+    return items
+
+
 @dataclass
 class Prepared:
     """A request ready to send, with the context its record will be built from."""

@@ -23,6 +23,7 @@ from ._core import (
     Prepared,
     RecordHook,
     check_session_token,
+    to_input,
     to_messages,
 )
 from ._error_mapping import error_from_response
@@ -164,11 +165,7 @@ class Client(BaseClient):
                   gateway: Mapping[str, Any] | None = None, extra_headers: Mapping[str, str] | None = None,
                   run_id: str | None = None, cell: str | None = None, **params: Any) -> Result | ChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
-        payload = input if isinstance(input, str) else [dict(i) for i in input]
-        if isinstance(payload, str) and not payload.strip():
-            from .errors import RequestValidationError
-            raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
-        prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
+        prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
                                        extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return self._inference(prep, stream)
@@ -320,11 +317,7 @@ class AsyncClient(BaseClient):
                         extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
                         **params: Any) -> Result | AsyncChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
-        payload = input if isinstance(input, str) else [dict(i) for i in input]
-        if isinstance(payload, str) and not payload.strip():
-            from .errors import RequestValidationError
-            raise RequestValidationError("input: the prompt is empty", param="input", code="missing_required_parameter")
-        prep = self._prepare_inference("responses", "/responses", "input", payload, model=model, routing=routing,
+        prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
                                        extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
         return await self._inference(prep, stream)

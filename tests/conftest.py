@@ -1,4 +1,5 @@
-"""Every test gets its own session ledger file, so no test writes into the working directory."""
+"""Every test starts from the built-in session settings and gets its own session ledger file, so no test
+writes into the working directory or sees another test's defaults."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import auriko_nb.ledger as ledger_mod
+from auriko_nb.session import settings
 
 
 @pytest.fixture(autouse=True)
@@ -16,4 +18,6 @@ def isolated_session_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(ledger_mod.LEDGER_ENV, str(path))
     monkeypatch.setattr(ledger_mod, "_session", None)
     monkeypatch.setattr(ledger_mod, "_session_off", False)
+    settings.reset()
     yield path
+    settings.reset()

@@ -13,13 +13,6 @@ from auriko_nb.offline import GatewayHandle, serve
 from auriko_nb.session import settings
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings() -> Iterator[None]:
-    settings.reset()
-    yield
-    settings.reset()
-
-
 @pytest.fixture(scope="module")
 def gw() -> Iterator[GatewayHandle]:
     with serve(seed=11, speed=0.02) as g:

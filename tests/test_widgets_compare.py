@@ -31,13 +31,6 @@ STRATEGIES5 = ("cost", "ttft", "balanced", "ttft-focus", "tps")
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings() -> Iterator[None]:
-    settings.reset()
-    yield
-    settings.reset()
-
-
 @pytest.fixture(scope="module")
 def gw() -> Iterator[GatewayHandle]:
     with serve(seed=31, speed=0.02) as g:

@@ -23,13 +23,6 @@ from auriko_nb.widgets import RoutingPanel, routing_panel
 KEY = "ak_test_widgets"
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings() -> Iterator[None]:
-    settings.reset()
-    yield
-    settings.reset()
-
-
 @pytest.fixture(scope="module")
 def gw() -> Iterator[GatewayHandle]:
     with serve(seed=21, speed=0.02) as g:
