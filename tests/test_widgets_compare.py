@@ -106,9 +106,9 @@ async def test_a_grid_runs_in_the_background_and_refreshes_while_running(client:
     assert set(df["optimize"]) == set(STRATEGIES5) and set(df["model_requested"]) == {"gpt-4o-mini", "llama-3.3-70b"}
     assert (df["source"] == "offline").all()
     # refreshed during the run, not only at the end (a redraw identical to the last one fires no change event)
-    assert table.during >= 2 and chart.during >= 2, (table.during, chart.during)
+    assert table.during >= 2 and chart.during >= 1, (table.during, chart.during)  # the chart draws off-loop
     assert table.after <= 1 and chart.after <= 1
-    assert panel.table_updates == panel.chart_updates >= table.during + 1
+    assert panel.table_updates >= table.during + 1 and 2 <= panel.chart_updates <= panel.table_updates + 1
     assert bytes(panel.chart.value).startswith(PNG)
     # progress: final count, errors, spend, offline label
     spent = float(df["cost_usd"].sum())
@@ -143,7 +143,8 @@ async def test_refreshes_are_throttled(client: ak.Client, ledger: Ledger) -> Non
     await panel.run_async()
     assert len(rows(panel)) == 30
     # the first row draws at once, then nothing more for 60 s, then once at the end
-    assert (table.during, table.after) == (1, 1) and panel.table_updates == panel.chart_updates == 2
+    assert (table.during, table.after) == (1, 1) and panel.table_updates == 2
+    assert 1 <= panel.chart_updates <= 2  # a background drawing older than the final one is dropped
 
 
 async def test_cancel_mid_run_keeps_finished_rows_and_marks_the_rest_cancelled(

@@ -97,6 +97,12 @@ class ComparePanel(DisplayMixin):
         self.error = ""
         self.offline = client is not None and is_offline(client)
         self._last_refresh = 0.0
+        self._chart_seq = self._chart_shown = 0
+        self._chart_job: asyncio.Future[bytes] | None = None
+        self._chart_dirty = False
+        import matplotlib.backends.backend_agg  # noqa: F401 - imported now, not in the middle of a run
+
+        from .. import plots  # noqa: F401
 
         ids, note = _model_ids(client)
         default_model = settings.model if settings.model in ids else (ids[0] if ids else None)
@@ -238,7 +244,7 @@ class ComparePanel(DisplayMixin):
         self.results = df
         self.summary = summary_of(df)
         self.run_ids.append(sweep.run_id)
-        self._refresh()
+        self._refresh(final=True)
         cancelled = int((df["status"] == "cancelled").sum()) if "status" in df.columns else 0
         self.progress.bar_style = "danger" if sweep.errors else "warning" if cancelled else "success"
         reason = note or ("cancelled" if sweep.stop_reason == "cancelled" else
@@ -278,16 +284,50 @@ class ComparePanel(DisplayMixin):
         except Exception as e:  # noqa: BLE001 - a display problem must not stop the sweep
             self._set_error(f"display update failed: {one_line(e)}")
 
-    def _refresh(self) -> None:
-        """Redraw the summary table and the chart from the rows so far."""
+    def _refresh(self, final: bool = False) -> None:
+        """Redraw the summary table and the chart from the rows so far.
+
+        While a run is going the chart is drawn in a worker thread: drawing on the kernel's event loop would
+        delay the streams being read and inflate the very TTFTs the panel shows.
+        """
         if self.sweep is None:
             return
         df = self.sweep.results
         self.table.value = summary_html(summary_of(df))
         self.table_updates += 1
-        self.chart.value = chart_png(df)
-        self.chart_updates += 1
         self._last_refresh = time.monotonic()
+        self._chart_seq += 1
+        seq = self._chart_seq
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if final or loop is None:
+            self._show_chart(seq, chart_png(df))
+            return
+        if self._chart_job is not None and not self._chart_job.done():
+            self._chart_dirty = True  # one drawing at a time: the next starts when this one is shown
+            return
+        self._draw_in_background(loop, seq, df)
+
+    def _draw_in_background(self, loop: asyncio.AbstractEventLoop, seq: int, df: pd.DataFrame) -> None:
+        self._chart_dirty = False
+        self._chart_job = loop.run_in_executor(None, chart_png, df)
+
+        def done(fut: asyncio.Future[bytes]) -> None:
+            if not fut.cancelled() and fut.exception() is None:
+                self._show_chart(seq, fut.result())
+            if self._chart_dirty and self.running and self.sweep is not None:
+                self._chart_seq += 1
+                self._draw_in_background(loop, self._chart_seq, self.sweep.results)
+        self._chart_job.add_done_callback(done)
+
+    def _show_chart(self, seq: int, png: bytes) -> None:
+        """Show a drawing unless a newer one is already shown."""
+        if seq > self._chart_shown:
+            self._chart_shown = seq
+            self.chart.value = png
+            self.chart_updates += 1
 
     def _counts(self) -> str:
         s = self.sweep
