@@ -1,12 +1,27 @@
 """The error hierarchy: one base class, one subclass per kind of failure a user acts on differently.
 
-`str(error)` is always one line a person can act on, and never contains the API key.
+`str(error)` is always one line a person can act on, and never contains the API key: text that came from the
+server (which may echo the request's Authorization header back) has API keys and bearer tokens redacted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+
+_SECRET = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-]{8,}[A-Za-z0-9._~+/=\-]*|\bak_[A-Za-z0-9_\-]{6,}")
+
+
+def redact(value: Any) -> Any:
+    """`value` with API keys (`ak_...`) and bearer tokens replaced by `[redacted]` (strings, dicts, lists)."""
+    if isinstance(value, str):
+        return _SECRET.sub(lambda m: "Bearer [redacted]" if m.group(0)[:1] in "bB" else "ak_[redacted]", value)
+    if isinstance(value, Mapping):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    return value
 
 __all__ = [
     "AurikoError",
@@ -48,19 +63,19 @@ class AurikoError(Exception):
         headers: Mapping[str, str] | None = None,
         body: Any = None,
     ) -> None:
-        self.message = " ".join(str(message).split()) or "unknown error"
-        self.code = code
+        self.message = redact(" ".join(str(message).split())) or "unknown error"
+        self.code = redact(code)
         self.status_code = status_code
-        self.type = type or self.default_type
-        self.param = param
-        self.provider = provider
-        self.suggestion = suggestion
-        self.doc_url = doc_url
+        self.type = redact(type) or self.default_type
+        self.param = redact(param)
+        self.provider = redact(provider)
+        self.suggestion = redact(suggestion)
+        self.doc_url = redact(doc_url)
         self.request_id = request_id
         self.retry_after = retry_after
         self.attempts = attempts
-        self.headers = {k.lower(): v for k, v in headers.items()} if headers is not None else {}
-        self.body = body
+        self.headers = {k.lower(): redact(v) for k, v in headers.items()} if headers is not None else {}
+        self.body = redact(body)
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -117,7 +117,7 @@ class AurikoMagics(Magics, Configurable):
             settings.max_tokens = new
         elif name == "ledger_path":
             self._set_ledger(new)
-        elif name in ("mode", "offline_speed"):
+        elif name in ("mode", "offline_speed") and hasattr(self, "state"):  # config values arrive before state
             self.state.mode, self.state.speed = self.mode, self.offline_speed
             self.state.reconnect()
 
