@@ -225,7 +225,7 @@ class BaseClient:
         try:
             data = json.loads(response.content)
             return model.model_validate(data)
-        except (ValueError, UnicodeDecodeError, ValidationError) as e:
+        except (ValueError, UnicodeDecodeError, ValidationError, RecursionError) as e:
             headers = ResponseHeaders.parse(response.headers)
             snippet = response.content[:80].decode("utf-8", "replace")
             kind = "is not valid JSON" if not isinstance(e, ValidationError) else "has the wrong shape"

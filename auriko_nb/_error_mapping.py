@@ -83,7 +83,7 @@ def error_from_response(status: int, content: bytes, raw_headers: Mapping[str, s
     headers = ResponseHeaders.parse(raw_headers)
     try:
         payload = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         payload = None
     if isinstance(payload, Mapping) and isinstance(payload.get("error"), Mapping):
         return error_from_envelope(payload, status, headers, attempts, raw_headers)

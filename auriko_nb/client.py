@@ -28,7 +28,7 @@ from ._core import (
 )
 from ._error_mapping import error_from_response
 from ._retry import backoff_delay, is_retryable
-from .errors import APIConnectionError, APITimeoutError, AurikoError
+from .errors import APIConnectionError, APITimeoutError, AurikoError, MalformedResponseError
 from .result import Result
 from .streaming import AsyncChatStream, ChatStream
 from .types.catalog import (
@@ -47,13 +47,15 @@ RoutingArg = Routing | Mapping[str, Any] | None
 MetadataArg = Metadata | Mapping[str, Any] | None
 
 
-def _connection_error(exc: httpx.TransportError, attempts: int) -> APIConnectionError:
+def _connection_error(exc: httpx.RequestError, attempts: int) -> AurikoError:
+    if isinstance(exc, httpx.DecodingError):  # e.g. `Content-Encoding: gzip` on a body that is not
+        return MalformedResponseError(f"The response body could not be decoded ({exc}).", attempts=attempts)
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts)
     return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts)
 
 
-def _retriable_transport(exc: httpx.TransportError) -> bool:
+def _retriable_transport(exc: httpx.RequestError) -> bool:
     return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
 
 
@@ -100,7 +102,7 @@ class Client(BaseClient):
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 err = _connection_error(exc, attempt)
                 if not _retriable_transport(exc):
                     raise err from None
@@ -254,7 +256,7 @@ class AsyncClient(BaseClient):
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 err = _connection_error(exc, attempt)
                 if not _retriable_transport(exc):
                     raise err from None

@@ -323,9 +323,12 @@ class AurikoMagics(Magics, Configurable):
             self._set_ledger(value)
         elif key == "speed":
             try:
-                self.state.speed = float(value)
+                speed = float(value)
             except ValueError:
                 raise MagicUsageError(f"%auriko config: speed needs a number, got {value!r}") from None
+            if not 0 < speed < float("inf"):  # the offline gateway scales every delay by it
+                raise MagicUsageError(f"%auriko config: speed must be > 0, got {value!r}")
+            self.state.speed = speed
             self.state.reconnect()
 
     def _sub_models(self, args: list[str]) -> Any:

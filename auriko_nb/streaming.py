@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from httpx_sse import EventSource, SSEError
+from pydantic import ValidationError
 
 from ._error_mapping import error_from_envelope
 from .errors import AurikoError, MalformedResponseError, StreamError
@@ -53,14 +54,20 @@ class ChatAccumulator:
             return None
         try:
             chunk = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StreamError(f"the stream sent a data line that is not JSON: {data[:60]!r}",
                               code="malformed_chunk", partial_text=self.text) from None
         if not isinstance(chunk, dict):
             raise StreamError(f"the stream sent a JSON {type(chunk).__name__}, not a chunk object",
                               code="malformed_chunk", partial_text=self.text)
-        if "error" in chunk and isinstance(chunk["error"], dict):
+        if isinstance(chunk.get("error"), dict) or (isinstance(chunk.get("error"), str) and chunk["error"]):
             raise _stream_error(chunk, self.text)
+        try:
+            return self._take(chunk)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise _shape_error(e, self.text) from None
+
+    def _take(self, chunk: dict[str, Any]) -> str | None:
         if not self.first:
             self.first = {k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint")}
         if chunk.get("usage") is not None:
@@ -73,25 +80,26 @@ class ChatAccumulator:
                 continue
             delta = choice.get("delta") or {}
             if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+                self.finish_reason = _str(choice["finish_reason"], "finish_reason")
             if delta.get("role"):
-                self.role = delta["role"]
+                self.role = _str(delta["role"], "delta.role")
             content = delta.get("content")
             if content:
-                self.parts.append(content)
+                self.parts.append(_str(content, "delta.content"))
                 out = content
             if delta.get("reasoning_content"):
-                self.reasoning.append(delta["reasoning_content"])
+                self.reasoning.append(_str(delta["reasoning_content"], "delta.reasoning_content"))
                 out = out or ""
             for tc in delta.get("tool_calls") or ():
+                fn = tc.get("function") or {}
+                args = _str(fn.get("arguments") or "", "function.arguments")
                 slot = self.tool_calls.setdefault(tc.get("index", 0), {"id": None, "type": "function",
                                                                       "function": {"name": None, "arguments": ""}})
                 if tc.get("id"):
                     slot["id"] = tc["id"]
-                fn = tc.get("function") or {}
                 if fn.get("name"):
                     slot["function"]["name"] = fn["name"]
-                slot["function"]["arguments"] += fn.get("arguments") or ""
+                slot["function"]["arguments"] += args
                 out = out or ""
         return out
 
@@ -128,21 +136,32 @@ class ResponsesAccumulator:
             return None
         try:
             event = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StreamError(f"the stream sent an event that is not JSON: {data[:60]!r}",
                               code="malformed_chunk", partial_text=self.text) from None
         if not isinstance(event, dict):
             raise StreamError("the stream sent an event that is not an object", code="malformed_chunk",
                               partial_text=self.text)
+        try:
+            return self._take(event)
+        except (AttributeError, TypeError, ValueError) as e:
+            raise _shape_error(e, self.text) from None
+
+    def _take(self, event: dict[str, Any]) -> str | None:
         etype = event.get("type")
         if etype == "error" or (etype is None and isinstance(event.get("error"), dict)):
             raise _stream_error(event, self.text)
         if etype == "response.output_text.delta":
             delta = event.get("delta") or ""
+            if not isinstance(delta, str):
+                raise _shape_error(TypeError(f"delta is not a string but {type(delta).__name__}"), self.text)
             self.parts.append(delta)
             return delta
         if etype in TERMINAL_RESPONSE_EVENTS:
-            self.response = event.get("response") or {}
+            response = event.get("response") or {}
+            if not isinstance(response, dict):
+                raise _shape_error(TypeError(f"response is not an object but {type(response).__name__}"), self.text)
+            self.response = response
             self.done = True
         return None
 
@@ -155,14 +174,38 @@ class ResponsesAccumulator:
         return Response.model_validate(data)
 
 
+def _str(value: Any, field: str) -> str:
+    """`value` if it is a string; else the TypeError that `_shape_error` turns into a StreamError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} is not a string but {type(value).__name__}")
+    return value
+
+
+def _shape_error(exc: BaseException, partial: str) -> StreamError:
+    """A chunk or event that is JSON but not of the documented shape."""
+    detail = _one_line_validation(exc) if isinstance(exc, ValidationError) else f"{exc}"
+    return StreamError(f"the stream sent a chunk of the wrong shape ({detail[:120]})", code="malformed_chunk",
+                       partial_text=partial)
+
+
+def _one_line_validation(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
 def _stream_error(payload: dict[str, Any], partial: str) -> StreamError:
     """A StreamError carrying the envelope's code, type and provider, and the text received so far."""
+    if isinstance(payload.get("error"), str) and payload.get("type") != "error":
+        payload = {"error": {"message": payload["error"]}}  # `{"error": "text"}`: the text is the message
     inner = error_from_envelope(payload, 200)
     return StreamError(inner.message, partial_text=partial, code=inner.code or "stream_error", type=inner.type,
                        status_code=200, param=inner.param, provider=inner.provider, suggestion=inner.suggestion)
 
 
 def _transport_stream_error(exc: Exception, partial: str) -> StreamError:
+    if isinstance(exc, httpx.DecodingError):
+        return StreamError(f"the stream could not be decoded ({exc})", code="malformed_chunk", partial_text=partial)
     if isinstance(exc, httpx.TimeoutException):
         return StreamError("the stream stalled past the client's timeout", code="stream_timeout",
                            partial_text=partial)
@@ -219,7 +262,10 @@ class _StreamBase:
         if not self._acc.done:
             raise StreamError("the stream ended before its end marker ([DONE] or a terminal event)",
                               code="stream_incomplete", partial_text=self._acc.text)
-        final = self._acc.final()
+        try:
+            final = self._acc.final()
+        except (ValidationError, TypeError, ValueError) as e:
+            raise _shape_error(e, self._acc.text) from None
         self._result = Result(text=self._acc.text, response=final, routing_metadata=final.routing_metadata,
                               headers=self.headers, ttft_ms=self.ttft_ms, latency_ms=latency,
                               attempts=self.attempts, context=self.context)
@@ -271,7 +317,7 @@ class ChatStream(_StreamBase):
             self._finish()
         except AurikoError as e:
             raise self._fail(e) from None
-        except (httpx.TransportError, SSEError) as e:
+        except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
             raise self._fail(_transport_stream_error(e, self._acc.text)) from None
         finally:
             self._response.close()
@@ -318,7 +364,7 @@ class AsyncChatStream(_StreamBase):
             self._finish()
         except AurikoError as e:
             raise self._fail(e) from None
-        except (httpx.TransportError, SSEError) as e:
+        except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
             raise self._fail(_transport_stream_error(e, self._acc.text)) from None
         finally:
             await self._response.aclose()

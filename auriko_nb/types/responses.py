@@ -20,7 +20,10 @@ class ResponseUsage(OpenModel):
     @property
     def cached_tokens(self) -> int:
         """Input tokens served from cache (0 when not reported)."""
-        return int((self.input_tokens_details or {}).get("cached_tokens") or 0)
+        try:
+            return int((self.input_tokens_details or {}).get("cached_tokens") or 0)
+        except (TypeError, ValueError, OverflowError):  # a value that is not a count
+            return 0
 
 
 class ResponseError(OpenModel):
@@ -58,8 +61,8 @@ class Response(OpenModel):
         for item in self.output:
             if item.get("type") == "message":
                 for c in item.get("content") or []:
-                    if isinstance(c, dict) and c.get("type") == "output_text":
-                        parts.append(c.get("text") or "")
+                    if isinstance(c, dict) and c.get("type") == "output_text" and isinstance(c.get("text"), str):
+                        parts.append(c["text"])
         return "".join(parts)
 
 
