@@ -87,7 +87,8 @@ def _command(args: argparse.Namespace, argv: list[str] | None) -> str:
 def _header(command: str, quick: bool) -> str:
     m = machine()
     lines = ["## Machine and command\n",
-             f"- Command: `{command}` (from the repository root, with the project's virtualenv)",
+             f"- Last written by: `{command}` (from the repository root, with the project's virtualenv); "
+             "each section names the command that produced it",
              f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}" + (" (quick mode)" if quick else "")]
     lines += [f"- {k}: {v}" for k, v in m.items()]
     lines.append("- Packages: " + ", ".join(f"{k} {v}" for k, v in versions(PACKAGES).items()))
@@ -111,14 +112,21 @@ def _summary_table(doc: str) -> str:
 
 
 def _replace(doc: str, name: str, body: str) -> str:
+    """Put `body` in the section `name`: in place if it exists, else after the sections that come before it."""
     block = _section(name, body)
     pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
     if pattern.search(doc):
         return pattern.sub(lambda _: block, doc)
-    anchor = doc.find("\n## Analysis")
-    if anchor < 0:
-        return doc.rstrip() + "\n\n" + block + "\n"
-    return doc[:anchor].rstrip() + "\n\n" + block + "\n" + doc[anchor:]
+    order = ["header", "summary", *BENCHMARKS]
+    earlier = order[:order.index(name)] if name in order else order
+    ends = [doc.find(f"<!-- /bench:{n} -->") + len(f"<!-- /bench:{n} -->") for n in earlier
+            if f"<!-- /bench:{n} -->" in doc]
+    if ends:
+        at = max(ends)
+    else:
+        analysis = doc.find("\n## Analysis")
+        at = analysis if analysis >= 0 else len(doc)
+    return doc[:at].rstrip() + "\n\n" + block + "\n\n" + doc[at:].lstrip("\n")
 
 
 def _body(res: BenchResult, command: str) -> str:
@@ -150,12 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, res in results.items():
         doc = _replace(doc, name, _body(res, command))
     doc = _replace(doc, "summary", _summary_table(doc))
-    # keep the summary right after the header
-    summary = re.search(r"<!-- bench:summary -->.*?<!-- /bench:summary -->\n?", doc, re.S)
-    if summary:
-        doc = doc.replace(summary.group(0), "")
-        head_end = doc.find("<!-- /bench:header -->") + len("<!-- /bench:header -->")
-        doc = doc[:head_end] + "\n\n" + summary.group(0).rstrip() + "\n" + doc[head_end:]
     doc = re.sub(r"\n{3,}", "\n\n", doc)
     args.output.write_text(doc, encoding="utf-8")
     print(f"wrote {args.output}", flush=True)
