@@ -34,7 +34,8 @@ WHAT = ("`ak.compare` (the `Sweep` behind it: streamed calls, adaptive limiter, 
         "answer right after it, instead of the per-provider random profile). 20 prompts × 100 repeats of one "
         "model, `max_tokens=32`. Wall time of the whole `compare` "
         "call (directory lookup for the estimate, connection set-up, DataFrame at the end included) against "
-        "the ideal calls ÷ concurrency × latency.")
+        "the ideal calls ÷ concurrency × latency (at 300 the calls come in ⌈2000/300⌉ = 7 rounds, so even a "
+        "perfect client needs 1.05× that ideal).")
 
 
 def _prompts() -> list[str]:
