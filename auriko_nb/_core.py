@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -220,6 +221,16 @@ class BaseClient:
     def _emit_error(self, ctx: CallContext | None, err: Any) -> None:
         if ctx is not None and self.record_hooks:
             self._emit(make_record(ctx, error=err))
+
+    def _emit_cancelled(self, ctx: CallContext | None, exc: BaseException, **fields: Any) -> None:
+        """Record a call that Ctrl-C or a cancellation ended before it finished (never raises: the interrupt wins)."""
+        if ctx is None or not self.record_hooks:
+            return
+        code = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
+        rec = make_record(ctx, status="cancelled")
+        rec.update(error_code=code, error_message=f"{code} before the call finished ({type(exc).__name__})", **fields)
+        with suppress(Exception):
+            self._emit(rec)
 
     def _parse_json(self, response: httpx.Response, model: type[M]) -> M:
         try:

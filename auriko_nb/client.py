@@ -124,6 +124,9 @@ class Client(BaseClient):
         except AurikoError as err:
             self._emit_error(prep.context, err)
             raise
+        except KeyboardInterrupt as exc:
+            self._emit_cancelled(prep.context, exc)
+            raise
         if stream:
             return ChatStream(self, response, prep.context, attempts, sent)
         done = time.perf_counter()
@@ -278,6 +281,9 @@ class AsyncClient(BaseClient):
             response, attempts, sent, at_headers = await self._send(prep, stream=stream)
         except AurikoError as err:
             self._emit_error(prep.context, err)
+            raise
+        except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+            self._emit_cancelled(prep.context, exc)
             raise
         if stream:
             return AsyncChatStream(self, response, prep.context, attempts, sent)

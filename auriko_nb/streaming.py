@@ -6,6 +6,7 @@ Chunks are read as plain dicts on the hot path; only the final usage and routing
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -231,6 +232,7 @@ class _StreamBase:
         self._result: Result | None = None
         self._error: AurikoError | None = None
         self._started = False
+        self._cancelled = False
 
     @property
     def request_id(self) -> str | None:
@@ -285,6 +287,13 @@ class _StreamBase:
             self._client._emit(rec)
         return err
 
+    def _cancel(self, exc: BaseException) -> None:
+        """Ctrl-C, a task cancellation or an abandoned iteration ended the stream: record it once as cancelled."""
+        if self._result is None and self._error is None and not self._cancelled:
+            self._cancelled = True
+            self._client._emit_cancelled(self.context, exc, ttft_ms_client=self.ttft_ms, attempts=self.attempts,
+                                         request_id=self.headers.request_id)
+
     def _check_reuse(self) -> bool:
         if self._error is not None:
             raise self._error
@@ -319,6 +328,9 @@ class ChatStream(_StreamBase):
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
             raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+        except (KeyboardInterrupt, GeneratorExit) as e:
+            self._cancel(e)
+            raise
         finally:
             self._response.close()
 
@@ -366,6 +378,9 @@ class AsyncChatStream(_StreamBase):
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
             raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+        except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit) as e:
+            self._cancel(e)
+            raise
         finally:
             await self._response.aclose()
 

@@ -382,12 +382,15 @@ def compare(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> pd.DataFrame:
 
 def _run_in_thread(sweep: Sweep) -> pd.DataFrame:
     box: dict[str, Any] = {}
+    finished = threading.Event()
 
     def target() -> None:
         try:
             box["df"] = asyncio.run(sweep.run())
         except BaseException as e:  # noqa: BLE001 - handed to the calling thread
             box["err"] = e
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=target, name=f"auriko-sweep-{sweep.run_id}", daemon=True)
     worker.start()
@@ -396,7 +399,9 @@ def _run_in_thread(sweep: Sweep) -> pd.DataFrame:
             worker.join(0.05)
     except KeyboardInterrupt:
         sweep.cancel(now=True)
-        worker.join()
+        # not worker.join(): before Python 3.13 a join that Ctrl-C interrupted can mark the thread as stopped, and
+        # a second join then returns at once, before the calls in flight are cancelled and the rest marked
+        finished.wait()
         warnings.warn(f"compare interrupted: {len(sweep.rows)} rows kept (run_id={sweep.run_id})", stacklevel=3)
         return sweep.results
     if "err" in box:
