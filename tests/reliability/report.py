@@ -93,20 +93,22 @@ PARTS: list[tuple[str, str, str, list[str]]] = [
         "the sync and async clients. (b) Arbitrary bodies (random bytes; SSE events of arbitrary JSON; documented "
         "chunks, events and bodies with one node replaced by arbitrary JSON; all with trailing junk), any status, "
         "content type and content encoding, streamed or not, chat and Responses, sync and async: nothing but "
-        "`ak.AurikoError`s escape, their text is one line, and every call leaves exactly one record. A "
-        "non-derandomized run of 2,500 x 3 examples found nothing more.",
+        "`ak.AurikoError`s escape, their text is one line, and every call leaves exactly one record. An exploratory "
+        "run with fresh random examples (5,000 sync and 2,500 async) found nothing more.",
     ]),
     ("timeouts", "6. Timeouts and interrupts", "test_rel_timeouts.py", [
         "Deadlines with `timeout=0.3` (a float, or `httpx.Timeout` with `connect=`/`read=`): connecting to a "
         "loopback port whose accept queue is full, a gateway that stalls before answering (streamed and not, sync "
         "and async), a stream that stalls after two deltas (a raw socket server), a port with nothing listening, "
-        "and a sweep of 12 stalled calls. Each ends within the deadline (+0.5 s of scheduling slack); with "
-        "retries, the whole call ends within (max_retries + 1) x timeout + backoff; a stream that stalled after "
+        "and a sweep of 12 stalled calls. Each ends within the deadline (+0.5 s of scheduling slack); the total "
+        "deadline of a call with retries is (max_retries + 1) x timeout + the backoff between attempts, and it "
+        "ends within it; a stream that stalled after "
         "it began is not retried and the client hangs up. `timeout` is per operation, as in httpx and the "
         "official SDKs: a server that keeps sending something is not cut off.",
         "Interrupts: a real SIGINT to the main thread (what the kernel's interrupt sends) during a streamed "
-        "`%%auriko` cell, a non-streamed call and a sweep in a notebook (a running loop, so the sweep runs in a "
-        "worker thread); and a KeyboardInterrupt raised in the display update, outside the stream's own code. "
+        "`%%auriko` cell, a non-streamed call, a `%%auriko --compare` cell and a sweep in a notebook (a running "
+        "loop, so the sweep runs in a worker thread); and a KeyboardInterrupt raised in the display update, "
+        "outside the stream's own code. "
         "Each stops at once, the gateway's in-flight count returns to 0 (connections closed), finished rows are "
         "kept, the interrupted call is recorded as `cancelled` (`error_code` `interrupted`), and the shell carries "
         "on. The sweep returns one row per cell only once every cell has its row, and every call the gateway "

@@ -326,3 +326,19 @@ def test_ctrl_c_during_a_sweep_in_a_notebook(tmp_path: Path, monkeypatch: pytest
     assert len(stored) == 200 and stored["cell"].is_unique
     figure("timeouts", "Ctrl-C in a notebook sweep of 200", {"ok_rows": ok, "gateway_successes": successes,
                                                              "requests_sent": sent, "cancelled_rows": 200 - ok})
+
+
+def test_ctrl_c_during_a_compare_cell(shell: tuple[Any, AurikoMagics], slow: GatewayHandle) -> None:
+    """`%%auriko --compare` interrupted: the sweep stops, every cell has one row, the summary still shows."""
+    ip, magics = shell
+    before = len(magics.state.records)
+    sigint_when(lambda: len(magics.state.records) >= before + 2, 0.05)
+    with pytest.warns(UserWarning, match="compare interrupted: 20 rows kept"):
+        result = ip.run_cell("%%auriko -m gpt-4o-mini --compare optimize=cost,ttft,balanced,tps --repeat 5 "
+                             "--no-stream\nCompare, then get interrupted")
+    assert wait_until(lambda: slow.stats.in_flight == 0, timeout=3), slow.stats.snapshot()
+    df = ip.user_ns["_auriko"]
+    assert result.success and len(df) == 20 and df["cell"].is_unique  # interrupted, yet every cell has its row
+    assert (df.status == "ok").sum() >= 2 and (df.status == "cancelled").sum() >= 1
+    assert set(df.status) <= {"ok", "cancelled"}
+    figure("timeouts", "Ctrl-C in a %%auriko --compare cell of 20", df["status"].astype(str).value_counts().to_dict())
