@@ -100,9 +100,9 @@ PARTS: list[tuple[str, str, str, list[str]]] = [
         "Deadlines with `timeout=0.3` (a float, or `httpx.Timeout` with `connect=`/`read=`): connecting to a "
         "loopback port whose accept queue is full, a gateway that stalls before answering (streamed and not, sync "
         "and async), a stream that stalls after two deltas (a raw socket server), a port with nothing listening, "
-        "and a sweep of 12 stalled calls. Each ends within the deadline (+0.5 s of scheduling slack); the total "
-        "deadline of a call with retries is (max_retries + 1) x timeout + the backoff between attempts, and it "
-        "ends within it; a stream that stalled after "
+        "and a sweep of 12 stalled calls. Each ends no sooner than the deadline and within it plus 1 s of "
+        "scheduling slack; the total deadline of a call with retries is (max_retries + 1) x timeout + the "
+        "backoff between attempts, and it ends within it; a stream that stalled after "
         "it began is not retried and the client hangs up. `timeout` is per operation, as in httpx and the "
         "official SDKs: a server that keeps sending something is not cut off.",
         "Interrupts: a real SIGINT to the main thread (what the kernel's interrupt sends) during a streamed "
