@@ -264,6 +264,8 @@ WRITER = """
     for i in range(n):
         led.append({"run_id": tag, "call_id": f"{tag}-{i}", "status": "ok", "started_at": "2025-01-01T00:00:00Z",
                     "cost_usd": 0.001})
+        if i % 20 == 0:
+            time.sleep(0.002)  # a breath now and then, so a busy machine cannot let one writer finish first
     if kill:
         os.kill(os.getpid(), signal.SIGKILL)
 """
