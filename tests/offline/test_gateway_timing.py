@@ -14,6 +14,7 @@ from gateway_helpers import AUTH, chat
 from auriko_nb.offline import GatewayHandle, serve
 
 TOLERANCE_MS = 15.0  # CI noise allowance; on an idle machine the gap is about 2 ms
+TOTAL_TOLERANCE_MS = 40.0  # a whole non-streamed call is many paced writes: more room for scheduling noise
 MODELS = ["gpt-4o", "claude-haiku-4-5", "llama-3.3-70b", "deepseek-chat", "gemini-2.5-flash", "mistral-large"]
 
 
@@ -75,7 +76,7 @@ def test_non_stream_waits_ttft_plus_generation(warm_client: httpx.Client) -> Non
         elapsed = (time.perf_counter() - t0) * 1000
         meta = r.json()["routing_metadata"]
         expected = meta["ttft_ms"] + 1000 * r.json()["usage"]["completion_tokens"] / meta["throughput_tps"]
-        assert expected - 1 <= elapsed <= expected + TOLERANCE_MS, (model, elapsed, expected)
+        assert expected - 1 <= elapsed <= expected + TOTAL_TOLERANCE_MS, (model, elapsed, expected)
 
 
 def test_speed_scales_reported_numbers() -> None:
