@@ -35,15 +35,17 @@ def _serve(args: argparse.Namespace) -> int:
         faults = FaultConfig(rates=dict(args.fault_rate or []),
                              providers_down=frozenset(p.strip() for p in (args.providers_down or "").split(",") if p.strip()),
                              stall_seconds=args.stall_seconds)
-        app = create_app(seed=args.seed, speed=args.speed, faults=faults, rpm=args.rpm, credit_usd=args.credit_usd)
+        app = create_app(seed=args.seed, speed=args.speed, faults=faults, rpm=args.rpm, credit_usd=args.credit_usd,
+                         fixed_latency_ms=args.fixed_latency_ms)
         sock = bind_socket(args.host, args.port)
     except (ValueError, OSError) as e:
         print(f"auriko-nb serve: {e}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
+    fixed = f", fixed latency {args.fixed_latency_ms:g} ms" if args.fixed_latency_ms is not None else ""
     print(f"Auriko offline gateway (simulation) listening on http://{host}:{port}/v1 "
-          f"(seed={args.seed}, speed={args.speed:g}); Ctrl+C to stop", flush=True)
+          f"(seed={args.seed}, speed={args.speed:g}{fixed}); Ctrl+C to stop", flush=True)
     server = make_server(app, log_level=args.log_level, embedded=False)
     try:
         server.run(sockets=[sock])
@@ -131,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--stall-seconds", type=float, default=30.0, help="how long the stall fault lasts")
     serve.add_argument("--rpm", type=int, default=None, help="enforce this many inference requests per minute")
     serve.add_argument("--credit-usd", type=float, default=25.0, help="starting credit balance in USD")
+    serve.add_argument("--fixed-latency-ms", type=float, default=None, metavar="N",
+                       help="pin every call's TTFT to N ms (times --speed), the rest of the answer right after, "
+                            "instead of sampling each provider's latency profile")
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=_serve)
 

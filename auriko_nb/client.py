@@ -47,12 +47,17 @@ RoutingArg = Routing | Mapping[str, Any] | None
 MetadataArg = Metadata | Mapping[str, Any] | None
 
 
-def _connection_error(exc: httpx.RequestError, attempts: int) -> AurikoError:
+def _connection_error(exc: httpx.RequestError, attempts: int, response: httpx.Response | None = None) -> AurikoError:
+    """The typed error for a transport failure; keeps the request id when the headers had already arrived."""
+    rid = response.headers.get("x-request-id") if response is not None else None
     if isinstance(exc, httpx.DecodingError):  # e.g. `Content-Encoding: gzip` on a body that is not
-        return MalformedResponseError(f"The response body could not be decoded ({exc}).", attempts=attempts)
+        return MalformedResponseError(f"The response body could not be decoded ({exc}).", attempts=attempts,
+                                      request_id=rid)
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts)
-    return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts)
+        return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts,
+                               request_id=rid)
+    return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts,
+                              request_id=rid)
 
 
 def _retriable_transport(exc: httpx.RequestError) -> bool:
@@ -85,6 +90,7 @@ class Client(BaseClient):
             attempt += 1
             sent = time.perf_counter()
             retry_after = None
+            response: httpx.Response | None = None
             try:
                 response = self._http.send(request, stream=True)
                 at_headers = time.perf_counter()
@@ -103,7 +109,7 @@ class Client(BaseClient):
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
-                err = _connection_error(exc, attempt)
+                err = _connection_error(exc, attempt, response)
                 if not _retriable_transport(exc):
                     raise err from None
             if attempt > self.max_retries or not is_retryable(err):
@@ -242,6 +248,7 @@ class AsyncClient(BaseClient):
             attempt += 1
             sent = time.perf_counter()
             retry_after = None
+            response: httpx.Response | None = None
             try:
                 response = await self._http.send(request, stream=True)
                 at_headers = time.perf_counter()
@@ -260,7 +267,7 @@ class AsyncClient(BaseClient):
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
-                err = _connection_error(exc, attempt)
+                err = _connection_error(exc, attempt, response)
                 if not _retriable_transport(exc):
                     raise err from None
             if attempt > self.max_retries or not is_retryable(err):

@@ -63,20 +63,19 @@ def build_grid(n_prompts: int, models: Sequence[str], strategies: Sequence[str |
 
 def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> AsyncClient:
     """A retry-free AsyncClient with a pool big enough for the cap (the sweep does its own retries)."""
-    from .connect import connect_async
+    from ._core import DEFAULT_TIMEOUT
+    from .connect import _resolve
 
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
     if client is None:
-        base = connect_async(on_record=None)
+        key, base_url, source = _resolve(None, None, "auto", None, None)
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
     else:
-        base = AsyncClient(client._api_key.get_secret_value() if client._api_key else None,
-                           base_url=client.base_url, on_record=None)
-        base.source = client.source
-    timeout = client.timeout if client is not None else base.timeout
-    out = AsyncClient(base._api_key.get_secret_value() if base._api_key else None, base_url=base.base_url,
-                      max_retries=0, timeout=timeout, on_record=None,
+        key = client._api_key.get_secret_value() if client._api_key else None
+        base_url, source, timeout = client.base_url, client.source, client.timeout
+    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+    out = AsyncClient(key, base_url=base_url, max_retries=0, timeout=timeout, on_record=None,
                       http_client=httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True))
-    out.source = base.source
+    out.source = source
     return out
 
 
@@ -132,7 +131,7 @@ class Sweep:
         self._stop = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._observed: dict[tuple[str, str | None], tuple[float, int]] = {}  # (model, strategy) -> (cost, n)
-        self._captured: dict[str, Row] = {}  # the last error row the client emitted, per cell
+        self._captured: dict[str, Row] = {}  # the last row the client emitted, per cell
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
@@ -170,7 +169,7 @@ class Sweep:
             result = await stream.get_result()
         else:
             result = await client.chat(prompt, **kwargs)
-        return result.to_record()
+        return self._captured.pop(cell.key, None) or result.to_record()  # the client's hook already built it
 
     async def _run_cell(self, client: AsyncClient, cell: Cell) -> Row:
         assert self.limiter is not None
@@ -263,7 +262,7 @@ class Sweep:
         self._loop = asyncio.get_running_loop()
         client = _as_async_client(self._client_arg, self.concurrency)
         client.record_hooks.append(lambda rec: self._captured.__setitem__(rec["cell"], rec)
-                                   if rec.get("status") == "error" and rec.get("cell") else None)
+                                   if rec.get("cell") else None)
         self.limiter = AdaptiveLimiter(self.concurrency)
         done = self._done_cells()
         todo = [c for c in self.cells if c.key not in done]

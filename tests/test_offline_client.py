@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import Iterator
 
@@ -151,3 +152,23 @@ def test_error_rows_from_the_offline_gateway_say_offline(gw: GatewayHandle) -> N
         plain.chat("hi", model="nope")
     assert info.value.headers["x-auriko-offline"] == "simulation"
     assert rows[-1]["source"] == "offline" and rows[-1]["status"] == "error"
+
+
+def test_a_body_dropped_after_the_headers_keeps_the_request_id(gw: GatewayHandle) -> None:
+    """The support handle survives a connection lost mid-body: on the error and on the row (sync and async)."""
+    rows: list[dict] = []
+    drop = {"X-Auriko-Fault": "disconnect"}
+    with ak.Client(KEY, base_url=gw.base_url, max_retries=0, on_record=rows.append) as c, \
+            pytest.raises(ak.APIConnectionError) as info:
+        c.chat("hi", model="gpt-4o", extra_headers=drop)
+    assert info.value.request_id and info.value.request_id.startswith("req_")
+    assert rows[-1]["request_id"] == info.value.request_id and rows[-1]["error_code"] == "api_connection_error"
+
+    async def run() -> str | None:
+        async with ak.AsyncClient(KEY, base_url=gw.base_url, max_retries=0, on_record=rows.append) as ac:
+            with pytest.raises(ak.APIConnectionError) as ainfo:  # noqa: SIM117 (async and sync contexts)
+                await ac.chat("hi", model="gpt-4o", extra_headers=drop)
+        return ainfo.value.request_id
+
+    rid = asyncio.run(run())
+    assert rid and rid != info.value.request_id and rows[-1]["request_id"] == rid

@@ -44,7 +44,7 @@ class RecordingMiddleware:
         record: dict[str, Any] = {
             "method": scope["method"], "path": scope["path"], "body": None, "headers": headers,
             "received_at": received_at, "status": None, "fault": None, "provider": None, "request_id": request_id,
-            "number": number,
+            "number": number, "ttft_ms_planned": None, "ttft_ms": None,  # ttft_ms: applied, once the first token left
         }
         self.sim.stats.add_record(record)
         scope.setdefault("state", {})
@@ -96,10 +96,14 @@ async def _responses(request: Request) -> Response:
 
 
 def create_app(seed: int = 0, speed: float = 1.0, faults: FaultConfig | Mapping[str, Any] | None = None,
-               rpm: int | None = None, credit_usd: float = 25.0) -> Starlette:
-    """A fresh simulated gateway as an ASGI app; its state (stats, balance, ...) is `app.state.sim`."""
+               rpm: int | None = None, credit_usd: float = 25.0, fixed_latency_ms: float | None = None) -> Starlette:
+    """A fresh simulated gateway as an ASGI app; its state (stats, balance, ...) is `app.state.sim`.
+
+    `fixed_latency_ms` pins every call's TTFT to that many ms (times `speed`) instead of sampling the provider's
+    profile, and sends the rest of the answer right after the first token.
+    """
     sim = SimState(load_catalog(), seed=seed, speed=speed, faults=FaultConfig.coerce(faults), rpm=rpm,
-                   credit_usd=credit_usd)
+                   credit_usd=credit_usd, fixed_latency_ms=fixed_latency_ms)
     routes = [
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/v1/responses", _responses, methods=["POST"]),

@@ -13,10 +13,11 @@ from .textgen import answer, estimate_tokens, prompt_key, split_pieces, truncate
 from .timing import sample_tps, sample_ttft_ms
 from .validate import InferenceRequest
 
-__all__ = ["Completion", "build_completion", "CACHE_MIN_TOKENS"]
+__all__ = ["Completion", "build_completion", "CACHE_MIN_TOKENS", "FIXED_TPS"]
 
 CACHE_MIN_TOKENS = 1024  # prompts shorter than this are never cached (as with OpenAI/Anthropic)
 CACHE_BLOCK = 128
+FIXED_TPS = 1e9  # token rate under a fixed latency: the whole answer follows the first token at once
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Completion:
     completion_tokens: int
     cost_usd: float
     savings_usd: float
-    ttft_s: float  # applied delay to the first content token (already scaled by speed)
+    ttft_s: float  # planned delay to the first content token (already scaled by speed)
     rate_tps: float  # applied token rate (already scaled by speed)
     warnings: list[dict[str, str]]
     created: int
@@ -46,9 +47,16 @@ class Completion:
 
     @property
     def ttft_ms(self) -> float:
-        """The reported TTFT: exactly the applied delay, in ms."""
+        """The planned TTFT in ms (what the sampler drew)."""
         return round(self.ttft_s * 1000, 3)
 
+    def applied_ttft_ms(self, late_s: float = 0.0) -> float:
+        """The TTFT the gateway really applied, in ms: the planned one plus how late (s) the first token went out.
+
+        For a stream that is the time from arrival to sending the first content chunk; for a non-streamed answer
+        (sent whole at TTFT + tokens/rate) the body's lateness, so TTFT + tokens/rate is still when it went out.
+        """
+        return round((self.ttft_s + late_s) * 1000, 3)
     @property
     def piece_offsets(self) -> list[float]:
         """Seconds after arrival at which each stream piece leaves: the first at TTFT, then paced by rate."""
@@ -60,8 +68,8 @@ class Completion:
         """Seconds after arrival at which a non-streamed answer is complete."""
         return self.ttft_s + self.completion_tokens / self.rate_tps
 
-    def routing_metadata(self) -> dict[str, Any]:
-        """The routing_metadata object (§5.1)."""
+    def routing_metadata(self, late_s: float = 0.0) -> dict[str, Any]:
+        """The routing_metadata object (§5.1), reporting the planned TTFT plus `late_s` (see `applied_ttft_ms`)."""
         c = self.cand
         total = self.cost_usd + self.savings_usd
         return {
@@ -70,7 +78,7 @@ class Completion:
             "model_canonical": c.model.id,
             "routing_strategy": self.req.strategy,
             "tier": c.tier.name,
-            "ttft_ms": self.ttft_ms,
+            "ttft_ms": self.applied_ttft_ms(late_s),
             "throughput_tps": round(self.rate_tps, 3),
             "cost": {
                 "usd": self.cost_usd,
@@ -102,12 +110,15 @@ def build_completion(sim: SimState, req: InferenceRequest, cand: Candidate, warn
     cache_price = tier.cache_read if tier.cache_read is not None else tier.input
     cost = ((req.prompt_tokens - cached) * tier.input + cached * cache_price + completion_tokens * tier.output) / 1e6
     savings = cached * (tier.input - cache_price) / 1e6
-    rng = random.Random(f"timing:{sim.seed}:{number}")
-    ttft_ms = round(sample_ttft_ms(rng, tier) * sim.speed, 3)
+    if sim.fixed_latency_ms is not None:
+        ttft_ms, tps = round(sim.fixed_latency_ms * sim.speed, 3), FIXED_TPS
+    else:
+        rng = random.Random(f"timing:{sim.seed}:{number}")
+        ttft_ms, tps = round(sample_ttft_ms(rng, tier) * sim.speed, 3), sample_tps(rng, tier)
     return Completion(
         request_id=request_id, req=req, cand=cand, text=text, pieces=split_pieces(text), truncated=truncated,
         prompt_tokens=req.prompt_tokens, cached_tokens=cached, completion_tokens=completion_tokens,
         cost_usd=round(cost, 10), savings_usd=round(savings, 10), ttft_s=ttft_ms / 1000,
-        rate_tps=sample_tps(rng, tier) / sim.speed, warnings=warnings + _param_warnings(req, cand),
+        rate_tps=tps / sim.speed, warnings=warnings + _param_warnings(req, cand),
         created=int(time.time()),
     )

@@ -41,7 +41,12 @@ def install_log_filter() -> None:
 
 @dataclass
 class Emission:
-    """What to send and when: status and headers at `start_at`, then each part at its offset, then end or drop."""
+    """What to send and when: status and headers at `start_at`, then each part at its offset, then end or drop.
+
+    When the first part with `content=True` goes out, its lateness (seconds after its offset; negative if it
+    was coalesced into an earlier write) is measured, given to `on_first_content`, and every later part with
+    a `render` is rendered with it, so the gateway reports the TTFT it really applied.
+    """
 
     status: int
     headers: dict[str, str]
@@ -50,6 +55,7 @@ class Emission:
     drop: bool = False  # end by dropping the connection instead of completing the body
     on_start: Callable[[], dict[str, str]] | None = None  # called just before the headers go; adds headers
     on_complete: Callable[[], None] | None = None  # called once the whole body was sent
+    on_first_content: Callable[[float], None] | None = None  # called with the first content part's lateness (s)
     media_type: str = "application/json"
 
 
@@ -77,14 +83,22 @@ class TimedResponse(Response):
         headers.setdefault("content-type", e.media_type)
         raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": e.status, "headers": raw})
-        parts, i = e.parts, 0
-        while i < len(parts):
+        parts, i, n = e.parts, 0, len(e.parts)
+        first = next((k for k, p in enumerate(parts) if p.content), n)  # index of the first content part
+        late = 0.0
+        while i < n:
             await self._sleep_until(loop, parts[i].offset)
-            horizon = loop.time() - self.t0 + COALESCE_S
+            now = loop.time() - self.t0
+            horizon = now + COALESCE_S
             j = i + 1
-            while j < len(parts) and parts[j].offset <= horizon:
+            while j < n and parts[j].offset <= horizon:
                 j += 1
-            await send({"type": "http.response.body", "body": b"".join(p.data for p in parts[i:j]), "more_body": True})
+            if i <= first < j:  # the first token goes out in this write: how late is it really?
+                late = now - parts[first].offset
+                if e.on_first_content is not None:
+                    e.on_first_content(late)
+            body = b"".join([p.data if p.render is None else p.render(late) for p in parts[i:j]])
+            await send({"type": "http.response.body", "body": body, "more_body": True})
             i = j
         if e.drop:
             raise InjectedDisconnect("offline gateway: injected disconnect")

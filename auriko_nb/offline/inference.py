@@ -105,12 +105,18 @@ def _emission(sim: SimState, c: Completion, body: dict[str, Any], fault: str | N
                 cut.append(Part(at, b'data: {"id":"chatcmpl-' + c.hex.encode() + b'","object":"chat.compl\n\n'))
             return Emission(200, hdrs, 0.0, cut, drop=fault == "disconnect", media_type="text/event-stream")
         return Emission(200, hdrs, 0.0, parts, on_complete=on_complete, media_type="text/event-stream")
-    payload = dumps(chat_body(c) if req.endpoint == "chat_completions" else responses_body(c, body))
+
+    def payload(late_s: float = 0.0) -> bytes:  # the whole answer, reporting the TTFT really applied
+        return dumps(chat_body(c, late_s) if req.endpoint == "chat_completions" else responses_body(c, body, late_s=late_s))
+
     if fault == "disconnect":
         return Emission(200, headers, c.ttft_s, drop=True)
     if fault == "malformed_json":
-        return Emission(200, headers, c.total_s, [Part(c.total_s, payload[: len(payload) // 2])])
-    return Emission(200, headers, c.total_s, [Part(c.total_s, payload)], on_start=charge_now)
+        half = payload()
+        return Emission(200, headers, c.total_s, [Part(c.total_s, half[: len(half) // 2], content=True)])
+    # The body is the first token here: sent late by L, it reports TTFT + L (so TTFT + tokens/rate = sent).
+    return Emission(200, headers, c.total_s, [Part(c.total_s, b"", content=True, render=payload)],
+                    on_start=charge_now)
 
 
 async def handle_inference(request: Request, endpoint: str) -> Response:
@@ -150,6 +156,12 @@ async def handle_inference(request: Request, endpoint: str) -> Response:
         number = int(record["number"])
         completion = build_completion(sim, req, cand, warnings, number, record["request_id"])
         emission = _emission(sim, completion, body if isinstance(body, dict) else {}, fault.kind, headers)
+        record["ttft_ms_planned"] = completion.ttft_ms
+
+        def on_first_content(late_s: float) -> None:
+            record["ttft_ms"] = completion.applied_ttft_ms(late_s)
+
+        emission.on_first_content = on_first_content
         handed_over = True
         return TimedResponse(emission, t0, sim.stats.end)
     except GatewayError as err:

@@ -1,8 +1,13 @@
-"""Wire formats of a Completion: chat and Responses JSON bodies, and their SSE events with send offsets."""
+"""Wire formats of a Completion: chat and Responses JSON bodies, and their SSE events with send offsets.
+
+The parts that carry `routing_metadata` are rendered when they are sent (`Part.render`), so the `ttft_ms` they
+report is the TTFT the gateway really applied, not the planned one.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +22,16 @@ FINGERPRINT = "fp_offline_sim"
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One chunk of a response body and when it leaves (seconds after arrival); `content` marks text deltas."""
+    """One chunk of a response body and when it leaves (seconds after arrival); `content` marks text deltas.
+
+    With `render`, the bytes are made when the part is sent, by `render(late_s)`: `late_s` is how many seconds
+    after its planned offset the first content part went out (0.0 if none went out before), and `data` is unused.
+    """
 
     offset: float
     data: bytes
     content: bool = False
+    render: Callable[[float], bytes] | None = None
 
 
 def sse(obj: Any) -> bytes:
@@ -42,14 +52,14 @@ def _finish(c: Completion) -> str:
     return "length" if c.truncated else "stop"
 
 
-def chat_body(c: Completion) -> dict[str, Any]:
-    """The non-streamed chat.completion object (§2.2)."""
+def chat_body(c: Completion, late_s: float = 0.0) -> dict[str, Any]:
+    """The non-streamed chat.completion object (§2.2); `late_s` as in `Completion.routing_metadata`."""
     return {
         "id": "chatcmpl-" + c.hex, "object": "chat.completion", "created": c.created,
         "model": c.cand.offer.provider_model_id,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text, "refusal": None},
                      "logprobs": None, "finish_reason": _finish(c)}],
-        "usage": _chat_usage(c), "system_fingerprint": FINGERPRINT, "routing_metadata": c.routing_metadata(),
+        "usage": _chat_usage(c), "system_fingerprint": FINGERPRINT, "routing_metadata": c.routing_metadata(late_s),
     }
 
 
@@ -66,8 +76,13 @@ def chat_events(c: Completion) -> list[Part]:
     end = offsets[-1]
     parts.append(Part(end, (head + f'[{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{_finish(c)}"}}]}}\n\n')
                       .encode()))
-    tail = {"usage": _chat_usage(c), "routing_metadata": c.routing_metadata()}
-    parts.append(Part(end, (head + "[]," + dumps(tail).decode()[1:] + "\n\n").encode()))
+    prefix = (head + "[],").encode()
+    usage = _chat_usage(c)
+
+    def tail(late_s: float) -> bytes:  # the usage + routing_metadata chunk, with the TTFT really applied
+        return prefix + dumps({"usage": usage, "routing_metadata": c.routing_metadata(late_s)})[1:] + b"\n\n"
+
+    parts.append(Part(end, b"", render=tail))
     parts.append(Part(end, SSE_DONE))
     return parts
 
@@ -85,8 +100,10 @@ def _message_item(c: Completion, text: str, status: str) -> dict[str, Any]:
     return {"type": "message", "id": "msg_" + c.hex, "role": "assistant", "status": status, "content": content}
 
 
-def responses_body(c: Completion, request: dict[str, Any], *, final: bool = True) -> dict[str, Any]:
-    """The Response object (§2.3): complete (or the in-progress skeleton sent first in a stream)."""
+def responses_body(c: Completion, request: dict[str, Any], *, final: bool = True, late_s: float = 0.0) -> dict[str, Any]:
+    """The Response object (§2.3): complete (or the in-progress skeleton sent first in a stream).
+
+    `late_s` as in `Completion.routing_metadata`."""
     status = ("incomplete" if c.truncated else "completed") if final else "in_progress"
     return {
         "id": "resp_" + c.hex, "object": "response", "created_at": c.created, "status": status,
@@ -102,7 +119,7 @@ def responses_body(c: Completion, request: dict[str, Any], *, final: bool = True
         "top_p": request.get("top_p"), "truncation": request.get("truncation", "disabled"),
         "metadata": request.get("metadata") or {},
         "usage": _responses_usage(c) if final else None,
-        "routing_metadata": c.routing_metadata() if final else None,
+        "routing_metadata": c.routing_metadata(late_s) if final else None,
     }
 
 
@@ -127,14 +144,17 @@ def responses_events(c: Completion, request: dict[str, Any]) -> list[Part]:
                                    "delta": piece, "logprobs": []}), content=True))
     status = "incomplete" if c.truncated else "completed"
     done_part = {"type": "output_text", "text": c.text, "annotations": [], "logprobs": []}
-    final = responses_body(c, request)
     parts += [
         Part(end, sse({"type": "response.output_text.done", "sequence_number": next(seq), **loc, "text": c.text,
                        "logprobs": []})),
         Part(end, sse({"type": "response.content_part.done", "sequence_number": next(seq), **loc, "part": done_part})),
         Part(end, sse({"type": "response.output_item.done", "sequence_number": next(seq), "output_index": 0,
                        "item": _message_item(c, c.text, status)})),
-        Part(end, sse({"type": "response.incomplete" if c.truncated else "response.completed",
-                       "sequence_number": next(seq), "response": final})),
     ]
+    terminal = {"type": "response.incomplete" if c.truncated else "response.completed", "sequence_number": next(seq)}
+
+    def final(late_s: float) -> bytes:  # the terminal event, its routing_metadata with the TTFT really applied
+        return sse({**terminal, "response": responses_body(c, request, late_s=late_s)})
+
+    parts.append(Part(end, b"", render=final))
     return parts

@@ -96,9 +96,13 @@ class GatewayHandle:
 
 def serve(seed: int = 0, speed: float = 1.0, faults: FaultConfig | Mapping[str, Any] | None = None, port: int = 0,
           host: str = "127.0.0.1", rpm: int | None = None, credit_usd: float = 25.0,
-          startup_timeout: float = 10.0) -> GatewayHandle:
-    """Start the offline gateway in a daemon thread; returns once it accepts connections."""
-    app = create_app(seed=seed, speed=speed, faults=faults, rpm=rpm, credit_usd=credit_usd)
+          startup_timeout: float = 10.0, fixed_latency_ms: float | None = None) -> GatewayHandle:
+    """Start the offline gateway in a daemon thread; returns once it accepts connections.
+
+    `fixed_latency_ms` pins every call's TTFT (times `speed`), with the rest of the answer right after.
+    """
+    app = create_app(seed=seed, speed=speed, faults=faults, rpm=rpm, credit_usd=credit_usd,
+                     fixed_latency_ms=fixed_latency_ms)
     sock = bind_socket(host, port)
     server = make_server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -88,14 +89,17 @@ class SimState:
     """Everything one simulated gateway remembers; lives at `app.state.sim`."""
 
     def __init__(self, catalog: Catalog, *, seed: int, speed: float, faults: FaultConfig, rpm: int | None,
-                 credit_usd: float) -> None:
+                 credit_usd: float, fixed_latency_ms: float | None = None) -> None:
         if not speed > 0:
             raise ValueError("speed must be > 0")
         if rpm is not None and rpm < 1:
             raise ValueError("rpm must be >= 1 or None")
+        if fixed_latency_ms is not None and not (math.isfinite(fixed_latency_ms) and fixed_latency_ms >= 0):
+            raise ValueError("fixed_latency_ms must be a finite number >= 0 or None")
         self.catalog = catalog
         self.seed = seed
         self.speed = speed
+        self.fixed_latency_ms = fixed_latency_ms  # pins every call's TTFT (times speed), the rest right after
         self.faults = faults
         self.fault_plan = FaultPlan(faults, seed)
         self.rpm = rpm
@@ -182,5 +186,6 @@ class SimState:
         return _iso(ts)
 
     def __repr__(self) -> str:
-        return f"SimState(seed={self.seed}, speed={self.speed}, rpm={self.rpm})"
+        fixed = f", fixed_latency_ms={self.fixed_latency_ms:g}" if self.fixed_latency_ms is not None else ""
+        return f"SimState(seed={self.seed}, speed={self.speed}, rpm={self.rpm}{fixed})"
 

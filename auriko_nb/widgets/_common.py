@@ -25,6 +25,18 @@ def one_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def default_client(client: Any) -> Any:
+    """The given client, else `connect()`'s (live with a key, else offline), else None: a panel still opens."""
+    if client is not None:
+        return client
+    from ..connect import connect
+
+    try:
+        return connect()
+    except Exception:  # noqa: BLE001 - the panel shows what it cannot list; a run reports the problem
+        return None
+
+
 def is_offline(client: Any) -> bool:
     """Whether the client talks to the offline gateway: `source` says so, or its last response did."""
     if getattr(client, "source", None) == "offline":

@@ -29,6 +29,7 @@ from ._common import (
     OFFLINE_LABEL,
     DisplayMixin,
     close_tree,
+    default_client,
     is_offline,
     message_html,
     one_line,
@@ -72,14 +73,7 @@ class ComparePanel(DisplayMixin):
     def __init__(self, client: Any = None, ledger: Any = DEFAULT_LEDGER, *, refresh_interval: float = 0.5) -> None:
         from ..session import settings
 
-        if client is None:
-            from ..connect import connect
-
-            try:
-                client = connect()
-            except Exception:  # noqa: BLE001 - the sweep will report the problem when run
-                client = None
-        self.client = client
+        self.client = client = default_client(client)
         if isinstance(ledger, (str, os.PathLike)):
             from ..ledger import Ledger
 

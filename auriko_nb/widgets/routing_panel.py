@@ -26,6 +26,7 @@ from ._common import (
     WARNING_STYLE,
     DisplayMixin,
     close_tree,
+    default_client,
     is_offline,
     message_html,
     one_line,
@@ -60,14 +61,7 @@ class RoutingPanel(DisplayMixin):
 
             settings = session_settings
         self.settings = settings
-        if client is None:
-            from ..connect import connect
-
-            try:
-                client = connect()
-            except Exception:  # noqa: BLE001 - the panel still works without provider choices
-                client = None
-        self.client = client
+        self.client = client = default_client(client)
         self.error = ""
         self.warning = ""
         self._syncing = False

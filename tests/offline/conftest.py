@@ -38,3 +38,18 @@ def client(gateway: GatewayHandle) -> Iterator[httpx.Client]:
     """A sync httpx client on the loopback gateway, with a valid key."""
     with httpx.Client(base_url=gateway.base_url, headers=AUTH, timeout=10) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def slow_gateway() -> Iterator[GatewayHandle]:
+    """speed 0.2: TTFTs of roughly 30-300 ms, well above the 10 ms write coalescing and long enough to measure."""
+    with serve(seed=11, speed=0.2) as gw:
+        yield gw
+
+
+@pytest.fixture
+def warm_client(slow_gateway: GatewayHandle) -> Iterator[httpx.Client]:
+    """A client on the slow gateway whose keep-alive connection is already open, for timing."""
+    with httpx.Client(base_url=slow_gateway.base_url, headers=AUTH, timeout=10) as c:
+        c.get("/models")
+        yield c
