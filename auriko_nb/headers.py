@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import httpx
+
 OFFLINE_HEADER = "x-auriko-offline"
 
 
@@ -43,7 +45,11 @@ class ResponseHeaders:
     @classmethod
     def parse(cls, headers: Mapping[str, str]) -> ResponseHeaders:
         """Parse an httpx.Headers (or any case-insensitive mapping, or a plain dict)."""
-        h = {k.lower(): v for k, v in headers.items()}
+        if isinstance(headers, httpx.Headers):  # its raw list is much cheaper than .items(); last value wins
+            enc = headers.encoding
+            h = {k.decode(enc).lower(): v.decode(enc) for k, v in headers.raw}
+        else:
+            h = {k.lower(): v for k, v in headers.items()}
         retryable = h.get("x-error-retryable")
         return cls(
             request_id=h.get("x-request-id"),

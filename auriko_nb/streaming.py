@@ -10,6 +10,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,6 +29,7 @@ from .types.responses import Response, ResponseUsage
 if TYPE_CHECKING:
     from ._core import BaseClient
 
+DRAIN_EVENTS = 64  # after the end marker, read at most this many more events to reach the end of the body
 TERMINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -317,13 +320,17 @@ class ChatStream(_StreamBase):
             return
         try:
             self._check_content_type()
-            for sse in EventSource(self._response).iter_sse():
+            events = EventSource(self._response).iter_sse()
+            for sse in events:
                 delta = self._on_payload(sse.data)
                 if delta:
                     yield delta
                 if self._acc.done:
                     break
             self._finish()
+            with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
+                for _ in islice(events, DRAIN_EVENTS):  # read to the end of the body: the connection is reused
+                    pass
         except AurikoError as e:
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
@@ -367,13 +374,20 @@ class AsyncChatStream(_StreamBase):
             return
         try:
             self._check_content_type()
-            async for sse in EventSource(self._response).aiter_sse():
+            events = EventSource(self._response).aiter_sse()
+            async for sse in events:
                 delta = self._on_payload(sse.data)
                 if delta:
                     yield delta
                 if self._acc.done:
                     break
             self._finish()
+            with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
+                n = 0
+                async for _ in events:  # read to the end of the body: the connection is reused
+                    n += 1
+                    if n >= DRAIN_EVENTS:
+                        break
         except AurikoError as e:
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:

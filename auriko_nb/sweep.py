@@ -5,6 +5,7 @@ a budget and an adaptive rate limit; every grid cell ends as exactly one row (ok
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 import warnings
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._retry import backoff_delay
+from ._sharded_pool import ShardedTransport
 from .client import AsyncClient, Client
 from .errors import AurikoError, RateLimitError, StreamError
 from .estimate import DEFAULT_OUTPUT_TOKENS, estimate_call_usd
@@ -61,6 +63,14 @@ def build_grid(n_prompts: int, models: Sequence[str], strategies: Sequence[str |
     return [Cell(p, m, s, r) for r in range(repeats) for p in range(n_prompts) for m in models for s in strategies]
 
 
+def _http_client(connections: int, timeout: float | httpx.Timeout) -> httpx.AsyncClient:
+    """An httpx client for many calls in flight: a sharded pool (BENCHMARKS.md), or one pool behind a proxy."""
+    if any(os.environ.get(v) or os.environ.get(v.lower()) for v in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")):
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True)  # honours the proxy
+    return httpx.AsyncClient(transport=ShardedTransport(connections), timeout=timeout, follow_redirects=True)
+
+
 def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> AsyncClient:
     """A retry-free AsyncClient with a pool big enough for the cap (the sweep does its own retries)."""
     from ._core import DEFAULT_TIMEOUT
@@ -72,9 +82,8 @@ def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> A
     else:
         key = client._api_key.get_secret_value() if client._api_key else None
         base_url, source, timeout = client.base_url, client.source, client.timeout
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
     out = AsyncClient(key, base_url=base_url, max_retries=0, timeout=timeout, on_record=None,
-                      http_client=httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True))
+                      http_client=_http_client(concurrency + 8, timeout))
     out.source = source
     return out
 

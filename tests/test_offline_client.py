@@ -172,3 +172,30 @@ def test_a_body_dropped_after_the_headers_keeps_the_request_id(gw: GatewayHandle
 
     rid = asyncio.run(run())
     assert rid and rid != info.value.request_id and rows[-1]["request_id"] == rid
+
+
+def _peers(gw: GatewayHandle, since: int) -> list[str]:
+    return [r["peer"] for r in gw.stats.requests[since:]]
+
+
+def test_calls_one_after_another_reuse_one_connection(gw: GatewayHandle) -> None:
+    """A stream read to its end leaves the connection reusable (no new TCP handshake per call), sync and async."""
+    since = len(gw.stats.requests)
+    with ak.Client(KEY, base_url=gw.base_url, max_retries=0) as c:
+        for i in range(3):
+            assert list(c.chat(f"reuse {i}", model="gpt-4o", stream=True))
+            assert c.chat(f"reuse plain {i}", model="gpt-4o").text
+        assert "".join(c.responses("reuse", model="gpt-4o", stream=True))
+    sync_peers = _peers(gw, since)
+    assert len(sync_peers) == 7 and len(set(sync_peers)) == 1, sync_peers
+
+    async def run() -> None:
+        async with ak.AsyncClient(KEY, base_url=gw.base_url, max_retries=0) as ac:
+            for i in range(3):
+                assert [d async for d in await ac.chat(f"areuse {i}", model="gpt-4o", stream=True)]
+                assert (await ac.chat(f"areuse plain {i}", model="gpt-4o")).text
+
+    since = len(gw.stats.requests)
+    asyncio.run(run())
+    async_peers = _peers(gw, since)
+    assert len(async_peers) == 6 and len(set(async_peers)) == 1 and async_peers[0] != sync_peers[0], async_peers

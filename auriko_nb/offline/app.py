@@ -41,7 +41,9 @@ class RecordingMiddleware:
         number, request_id = self.sim.next_request()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         headers.pop("authorization", None)  # never store the key
+        peer = scope.get("client")
         record: dict[str, Any] = {
+            "peer": f"{peer[0]}:{peer[1]}" if peer else None,  # the client's address: one per connection
             "method": scope["method"], "path": scope["path"], "body": None, "headers": headers,
             "received_at": received_at, "status": None, "fault": None, "provider": None, "request_id": request_id,
             "number": number, "ttft_ms_planned": None, "ttft_ms": None,  # ttft_ms: applied, once the first token left
