@@ -381,3 +381,12 @@ def test_an_unopenable_session_ledger_warns_and_turns_off(fresh_session: Path,
     with pytest.warns(UserWarning, match="session ledger turned off"):
         assert session_ledger() is None
     assert session_ledger() is None
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_file_that_is_not_sqlite_gets_a_one_line_error(tmp_path: Path, readonly: bool) -> None:
+    notes = tmp_path / "notes.sqlite"
+    notes.write_text("these are my notes, not a database\n" * 200)
+    with pytest.raises(ValueError, match=r"notes.sqlite is not a ledger \(file is not a database\)$"):
+        Ledger(notes, readonly=readonly)
+    assert notes.read_text().startswith("these are my notes")  # left as it was
