@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from ._deadline import Deadline, check_deadline
 from ._version import __version__
 from .errors import AuthenticationError, MalformedResponseError, RequestValidationError
 from .headers import ResponseHeaders
@@ -104,6 +105,8 @@ class Prepared:
     headers: dict[str, str] | None = None
     token: str | None = None
     content: bytes | None = None  # the body, JSON-encoded once when it was checked
+    deadline: float | None = None  # seconds for the whole call (attempts, backoff, the whole stream)
+    clock: Deadline | None = None  # that deadline, running, once the call is sent
 
 
 def encode_json(body: Any) -> bytes:
@@ -122,7 +125,7 @@ class BaseClient:
 
     def __init__(self, api_key: str | None, base_url: str | None, timeout: float | httpx.Timeout,
                  max_retries: int, on_record: RecordHook | Sequence[RecordHook] | None,
-                 default_headers: Mapping[str, str] | None) -> None:
+                 default_headers: Mapping[str, str] | None, deadline: float | None = None) -> None:
         key = api_key if api_key is not None else os.environ.get("AURIKO_API_KEY")
         self._api_key = SecretStr(key) if key else None
         self.base_url = normalise_base_url(base_url or os.environ.get("AURIKO_BASE_URL") or DEFAULT_BASE_URL)
@@ -130,6 +133,7 @@ class BaseClient:
             raise ValueError("max_retries must be >= 0")
         self.timeout = timeout
         self.max_retries = max_retries
+        self.deadline = check_deadline(deadline)
         if on_record is SESSION_LEDGER:
             on_record = session_ledger_hook
         hooks = on_record if isinstance(on_record, Sequence) else [on_record] if on_record else []
@@ -183,7 +187,9 @@ class BaseClient:
                            metadata: Metadata | Mapping[str, Any] | None, models: Sequence[str] | None,
                            gateway: Mapping[str, Any] | None, stream: bool,
                            extra_headers: Mapping[str, str] | None, run_id: str | None,
-                           params: Mapping[str, Any], cell: str | None = None) -> Prepared:
+                           params: Mapping[str, Any], cell: str | None = None,
+                           deadline: float | None = None) -> Prepared:
+        deadline = check_deadline(deadline) if deadline is not None else self.deadline
         if self.session_defaults:
             from .session import settings
 
@@ -228,7 +234,8 @@ class BaseClient:
             stream=stream, source=self.source, run_id=run_id, cell=cell,
         )
         return Prepared("POST", path, body, keyed=True, context=ctx,
-                        headers=dict(extra_headers) if extra_headers else None, content=content)
+                        headers=dict(extra_headers) if extra_headers else None, content=content,
+                        deadline=deadline)
 
     # -- results and records ----------------------------------------------------------------------
 

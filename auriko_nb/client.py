@@ -26,6 +26,7 @@ from ._core import (
     to_input,
     to_messages,
 )
+from ._deadline import Deadline
 from ._error_mapping import error_from_response
 from ._retry import backoff_delay, is_retryable
 from .errors import APIConnectionError, APITimeoutError, AurikoError, MalformedResponseError
@@ -74,8 +75,8 @@ class Client(BaseClient):
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None,
                  session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
-                 default_headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
+                 default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._session_token = session_token
@@ -85,36 +86,58 @@ class Client(BaseClient):
     def _send(self, prep: Prepared, stream: bool = False) -> tuple[httpx.Response, int, float, float]:
         """Send with retries; return (response, attempts, sent_at, headers_at). Raises a typed error on failure."""
         request = self._build(self._http, prep)
+        clock = prep.clock = Deadline(prep.deadline) if prep.deadline is not None else None
         attempt = 0
         while True:
             attempt += 1
             sent = time.perf_counter()
             retry_after = None
             response: httpx.Response | None = None
+            if clock is not None:
+                clock.bound(request)
             try:
                 response = self._http.send(request, stream=True)
                 at_headers = time.perf_counter()
+                if clock is not None:
+                    clock.arm(response)  # the body, or the whole stream, ends by the deadline
                 if response.status_code < 400:
                     if not stream:
                         try:
                             response.read()
+                            if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
+                                raise clock.error(attempt, response.headers.get("x-request-id"))
                         finally:
                             response.close()
+                            if clock is not None:
+                                clock.disarm()
                     return response, attempt, sent, at_headers
                 try:
                     response.read()
                 finally:
                     response.close()
+                    if clock is not None:
+                        clock.disarm()
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
+                if clock is not None:
+                    clock.disarm()
+                    if clock.passed:
+                        raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
                 err = _connection_error(exc, attempt, response)
                 if not _retriable_transport(exc):
                     raise err from None
+            except BaseException:
+                if clock is not None:
+                    clock.disarm()
+                raise
             if attempt > self.max_retries or not is_retryable(err):
                 raise err
-            time.sleep(backoff_delay(attempt - 1, retry_after))
+            delay = backoff_delay(attempt - 1, retry_after)
+            if clock is not None and delay >= clock.remaining():
+                raise err  # the next attempt would start after the deadline
+            time.sleep(delay)
 
     def _call(self, prep: Prepared, model: type[T]) -> T:
         response, *_ = self._send(prep)
@@ -134,7 +157,7 @@ class Client(BaseClient):
             self._emit_cancelled(prep.context, exc)
             raise
         if stream:
-            return ChatStream(self, response, prep.context, attempts, sent)
+            return ChatStream(self, response, prep.context, attempts, sent, prep.clock)
         done = time.perf_counter()
         try:
             return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
@@ -148,17 +171,20 @@ class Client(BaseClient):
     def chat(self, prompt: Messages, *, stream: Literal[False] = ..., model: str | None = ..., routing: RoutingArg = ...,
              metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
              system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
+             deadline: float | None = ...,
              **params: Any) -> Result: ...
     @overload
     def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ..., routing: RoutingArg = ...,
              metadata: MetadataArg = ..., models: Sequence[str] | None = ..., gateway: Mapping[str, Any] | None = ...,
              system: str | None = ..., extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
+             deadline: float | None = ...,
              **params: Any) -> ChatStream: ...
 
     def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None, routing: RoutingArg = None,
              metadata: MetadataArg = None, models: Sequence[str] | None = None,
              gateway: Mapping[str, Any] | None = None, system: str | None = None,
              extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
+             deadline: float | None = None,
              **params: Any) -> Result | ChatStream:
         """A chat completion from a prompt string or message list; `stream=True` returns an iterable ChatStream.
 
@@ -168,17 +194,18 @@ class Client(BaseClient):
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
         return self._inference(prep, stream)
 
     def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False, model: str | None = None,
                   routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                   gateway: Mapping[str, Any] | None = None, extra_headers: Mapping[str, str] | None = None,
-                  run_id: str | None = None, cell: str | None = None, **params: Any) -> Result | ChatStream:
+                  run_id: str | None = None, cell: str | None = None,
+             deadline: float | None = None, **params: Any) -> Result | ChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
         return self._inference(prep, stream)
 
     # -- discovery and account ---------------------------------------------------------------------
@@ -234,8 +261,8 @@ class AsyncClient(BaseClient):
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.AsyncBaseTransport | None = None, http_client: httpx.AsyncClient | None = None,
                  session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
-                 default_headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers)
+                 default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
+        super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
         self._session_token = session_token
@@ -243,36 +270,58 @@ class AsyncClient(BaseClient):
     async def _send(self, prep: Prepared, stream: bool = False) -> tuple[httpx.Response, int, float, float]:
         """Send with retries; return (response, attempts, sent_at, headers_at). Raises a typed error on failure."""
         request = self._build(self._http, prep)
+        clock = prep.clock = Deadline(prep.deadline) if prep.deadline is not None else None
         attempt = 0
         while True:
             attempt += 1
             sent = time.perf_counter()
             retry_after = None
             response: httpx.Response | None = None
+            if clock is not None:
+                clock.bound(request)
             try:
                 response = await self._http.send(request, stream=True)
                 at_headers = time.perf_counter()
+                if clock is not None:
+                    clock.arm(response, asyncio.get_running_loop())  # the body, or the whole stream, ends by the deadline
                 if response.status_code < 400:
                     if not stream:
                         try:
                             await response.aread()
+                            if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
+                                raise clock.error(attempt, response.headers.get("x-request-id"))
                         finally:
                             await response.aclose()
+                            if clock is not None:
+                                clock.disarm()
                     return response, attempt, sent, at_headers
                 try:
                     await response.aread()
                 finally:
                     await response.aclose()
+                    if clock is not None:
+                        clock.disarm()
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
+                if clock is not None:
+                    clock.disarm()
+                    if clock.passed:
+                        raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
                 err = _connection_error(exc, attempt, response)
                 if not _retriable_transport(exc):
                     raise err from None
+            except BaseException:
+                if clock is not None:
+                    clock.disarm()
+                raise
             if attempt > self.max_retries or not is_retryable(err):
                 raise err
-            await asyncio.sleep(backoff_delay(attempt - 1, retry_after))
+            delay = backoff_delay(attempt - 1, retry_after)
+            if clock is not None and delay >= clock.remaining():
+                raise err  # the next attempt would start after the deadline
+            await asyncio.sleep(delay)
 
     async def _call(self, prep: Prepared, model: type[T]) -> T:
         response, *_ = await self._send(prep)
@@ -293,7 +342,7 @@ class AsyncClient(BaseClient):
             self._emit_cancelled(prep.context, exc)
             raise
         if stream:
-            return AsyncChatStream(self, response, prep.context, attempts, sent)
+            return AsyncChatStream(self, response, prep.context, attempts, sent, prep.clock)
         done = time.perf_counter()
         try:
             return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
@@ -306,35 +355,39 @@ class AsyncClient(BaseClient):
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
                    extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
+             deadline: float | None = ...,
                    **params: Any) -> Result: ...
     @overload
     async def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ...,
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
                    extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
+             deadline: float | None = ...,
                    **params: Any) -> AsyncChatStream: ...
 
     async def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None,
                    routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                    gateway: Mapping[str, Any] | None = None, system: str | None = None,
                    extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
+             deadline: float | None = None,
                    **params: Any) -> Result | AsyncChatStream:
         """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`)."""
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
         return await self._inference(prep, stream)
 
     async def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False,
                         model: str | None = None, routing: RoutingArg = None, metadata: MetadataArg = None,
                         models: Sequence[str] | None = None, gateway: Mapping[str, Any] | None = None,
                         extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
+             deadline: float | None = None,
                         **params: Any) -> Result | AsyncChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
         return await self._inference(prep, stream)
 
     async def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:

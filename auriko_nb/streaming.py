@@ -28,6 +28,7 @@ from .types.responses import Response, ResponseUsage
 
 if TYPE_CHECKING:
     from ._core import BaseClient
+    from ._deadline import Deadline
 
 DRAIN_EVENTS = 64  # after the end marker, read at most this many more events to reach the end of the body
 TERMINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -221,8 +222,9 @@ class _StreamBase:
     """State and result-building shared by the sync and async stream objects."""
 
     def __init__(self, client: BaseClient, response: httpx.Response, context: CallContext, attempts: int,
-                 sent_at: float) -> None:
+                 sent_at: float, deadline: Deadline | None = None) -> None:
         self._client = client
+        self._deadline = deadline
         self._response = response
         self.context = context
         self.attempts = attempts
@@ -264,6 +266,8 @@ class _StreamBase:
 
     def _finish(self) -> Result:
         latency = (time.perf_counter() - self._sent_at) * 1000
+        if not self._acc.done and self._deadline is not None and self._deadline.passed:
+            raise self._deadline.stream_error(self._acc.text)  # the hang-up ended a read-to-close body
         if not self._acc.done:
             raise StreamError("the stream ended before its end marker ([DONE] or a terminal event)",
                               code="stream_incomplete", partial_text=self._acc.text)
@@ -277,6 +281,12 @@ class _StreamBase:
         if self._client.record_hooks:
             self._client._emit(self._result.to_record())
         return self._result
+
+    def _stream_error(self, exc: Exception) -> StreamError:
+        """The error for a transport failure mid-stream: the deadline's, if it is what cut the stream."""
+        if self._deadline is not None and self._deadline.passed:
+            return self._deadline.stream_error(self._acc.text)
+        return _transport_stream_error(exc, self._acc.text)
 
     def _fail(self, err: AurikoError) -> AurikoError:
         err.attempts = self.attempts
@@ -327,6 +337,8 @@ class ChatStream(_StreamBase):
                     yield delta
                 if self._acc.done:
                     break
+                if self._deadline is not None and self._deadline.passed:
+                    raise self._deadline.stream_error(self._acc.text)
             self._finish()
             with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
                 for _ in islice(events, DRAIN_EVENTS):  # read to the end of the body: the connection is reused
@@ -334,12 +346,14 @@ class ChatStream(_StreamBase):
         except AurikoError as e:
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
-            raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+            raise self._fail(self._stream_error(e)) from None
         except (KeyboardInterrupt, GeneratorExit) as e:
             self._cancel(e)
             raise
         finally:
             self._response.close()
+            if self._deadline is not None:
+                self._deadline.disarm()
 
     @property
     def result(self) -> Result:
@@ -381,6 +395,8 @@ class AsyncChatStream(_StreamBase):
                     yield delta
                 if self._acc.done:
                     break
+                if self._deadline is not None and self._deadline.passed:
+                    raise self._deadline.stream_error(self._acc.text)
             self._finish()
             with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
                 n = 0
@@ -391,12 +407,14 @@ class AsyncChatStream(_StreamBase):
         except AurikoError as e:
             raise self._fail(e) from None
         except (httpx.TransportError, httpx.DecodingError, SSEError) as e:
-            raise self._fail(_transport_stream_error(e, self._acc.text)) from None
+            raise self._fail(self._stream_error(e)) from None
         except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit) as e:
             self._cancel(e)
             raise
         finally:
             await self._response.aclose()
+            if self._deadline is not None:
+                self._deadline.disarm()
 
     async def get_result(self) -> Result:
         """The complete Result; consumes the rest of the stream if needed."""

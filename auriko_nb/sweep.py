@@ -79,10 +79,11 @@ def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> A
     if client is None:
         key, base_url, source = _resolve(None, None, "auto", None, None)
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
+        deadline = None
     else:
         key = client._api_key.get_secret_value() if client._api_key else None
-        base_url, source, timeout = client.base_url, client.source, client.timeout
-    out = AsyncClient(key, base_url=base_url, max_retries=0, timeout=timeout, on_record=None,
+        base_url, source, timeout, deadline = client.base_url, client.source, client.timeout, client.deadline
+    out = AsyncClient(key, base_url=base_url, max_retries=0, timeout=timeout, on_record=None, deadline=deadline,
                       http_client=_http_client(concurrency + 8, timeout))
     out.source = source
     return out

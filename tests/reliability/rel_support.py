@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 FIGURES_ENV = "AURIKO_NB_REL_FIGURES"
@@ -138,3 +138,26 @@ def peer_closed(conn: socket.socket, timeout: float) -> bool:
     except OSError:
         return True
     return False
+
+
+@contextmanager
+def never_accepting() -> Iterator[str]:
+    """A loopback port whose accept queue is full: connecting to it hangs until the client gives up."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(0)
+    port = srv.getsockname()[1]
+    fillers = []
+    for _ in range(8):
+        s = socket.socket()
+        s.setblocking(False)
+        with suppress(BlockingIOError):
+            s.connect(("127.0.0.1", port))
+        fillers.append(s)
+    time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        for s in fillers:
+            s.close()
+        srv.close()

@@ -20,7 +20,6 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from rel_support import (
     chat_requests,
     figure,
     free_port,
+    never_accepting,
     peer_closed,
     raw_http_server,
     read_request,
@@ -48,29 +48,6 @@ KEY = "ak_test_reliability_timeouts"
 T = 0.3  # the client timeout used throughout
 SLACK = 1.0  # scheduling slack on a loaded 2-core machine (the lower bounds have none)
 BACKOFF_MIN, BACKOFF_MAX = (0.5 * 0.8, 0.75 * 0.8), (0.5 * 1.2, 0.75 * 1.2)  # first two retries, with jitter
-
-
-@contextmanager
-def never_accepting() -> Iterator[str]:
-    """A loopback port whose accept queue is full: connecting to it hangs until the client gives up."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(0)
-    port = srv.getsockname()[1]
-    fillers = []
-    for _ in range(8):
-        s = socket.socket()
-        s.setblocking(False)
-        with suppress(BlockingIOError):
-            s.connect(("127.0.0.1", port))
-        fillers.append(s)
-    time.sleep(0.1)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        for s in fillers:
-            s.close()
-        srv.close()
 
 
 def timed(fn: Callable[[], Any], error: type[BaseException]) -> tuple[BaseException, float]:
