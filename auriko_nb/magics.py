@@ -244,7 +244,8 @@ class AurikoMagics(Magics, Configurable):
 
     def _sub_status(self, args: list[str]) -> None:
         client = self.state.client()
-        key = "set" if client.has_key and client.source == "live" else "not set"
+        has_key = bool(self.state.login_key or os.environ.get("AURIKO_API_KEY"))
+        key = ("set" if client.source == "live" else f"set (unused: mode {self.state.mode})") if has_key else "not set"
         ok = [r for r in self.state.records if r.get("status") == "ok"]
         spend = sum(float(r.get("cost_usd") or 0) for r in self.state.records)
         label = "offline simulation" if client.source == "offline" else "live API"

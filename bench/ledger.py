@@ -100,15 +100,23 @@ def _fill(path: Path, n: int) -> float:
     return spent
 
 
-def _analyse(path: Path, chart: bool) -> dict[str, float]:
+def _analyse(path: Path, chart: bool, arrow: bool = True) -> dict[str, float]:
+    """Load (through Arrow when the [fast] extra is installed and `arrow`, else sqlite3), summarize, chart."""
     import auriko_nb as ak
+    from auriko_nb import _ledger_arrow
     from auriko_nb.ledger import Ledger
 
     out: dict[str, float] = {}
+    available = _ledger_arrow.available
     with Ledger(path) as led:
-        t0 = time.perf_counter()
-        df = led.to_dataframe()
-        out["load"] = time.perf_counter() - t0
+        if not arrow:
+            _ledger_arrow.available = lambda: False  # type: ignore[assignment]
+        try:
+            t0 = time.perf_counter()
+            df = led.to_dataframe()
+            out["load"] = time.perf_counter() - t0
+        finally:
+            _ledger_arrow.available = available  # type: ignore[assignment]
     t0 = time.perf_counter()
     summary = ak.summarize(df)
     out["summarize"] = time.perf_counter() - t0
@@ -133,10 +141,12 @@ def run(quick: bool = False) -> BenchResult:
 
     matplotlib.use("Agg")
     import auriko_nb.plots  # noqa: F401  (imported outside the timed regions, as in a notebook)
+    from auriko_nb import _ledger_arrow
     from auriko_nb.ledger import Ledger
 
     t_start = time.perf_counter()
     small, large, reps, singles = _sizes(quick)
+    arrow_path = _ledger_arrow.available()
     rows: list[list[Any]] = []
     checks: list[Check] = []
     notes: list[str] = []
@@ -161,6 +171,13 @@ def run(quick: bool = False) -> BenchResult:
                          f"{size_mb:.0f} MB"])
             limit = 1.0 if n == small else 5.0
             checks.append(Check(f"load + summarize, {n:,} records", load + summ, limit, " s"))
+            if n == small and arrow_path:  # the same load without the [fast] extra, for comparison
+                plain = _analyse(path, chart=False, arrow=False)
+                rows.append([f"{n:,} (sqlite3 read path)", "–", float("nan"), plain["load"], plain["summarize"],
+                             plain["load"] + plain["summarize"], float("nan"), float("nan"), f"{size_mb:.0f} MB"])
+        notes.append("Read path: " + ("Arrow, through the ADBC SQLite driver (the `fast` extra, installed with `dev`); "
+                                      "the row marked sqlite3 is the same load without it." if arrow_path else
+                                      "sqlite3 (the `fast` extra is not installed)."))
         notes.append(f"Single-row `Ledger.append` (one committed WAL transaction each, what the default session "
                      f"ledger does per call): {singles / single_s:,.0f} rows/s, {single_s / singles * 1e6:.0f} µs "
                      f"per row.")
@@ -171,7 +188,7 @@ def run(quick: bool = False) -> BenchResult:
                    "cost_vs_ttft s", "draw s", "file"], rows,
                   caption=(f"Median of {reps} loads at {small:,} records; one at {large:,}." if reps > 1 else ""))
     res = BenchResult(NAME, TITLE, WHAT, [table], checks, notes,
-                      summary=", ".join(f"{r[0]} records load+summary {r[5]:.2f} s" for r in rows))
+                      summary=", ".join(f"{r[0]} records load+summary {r[5]:.2f} s" for r in rows if "sqlite3" not in r[0]))
     res.seconds = time.perf_counter() - t_start
     return res
 

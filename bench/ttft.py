@@ -77,7 +77,7 @@ def _bare(base_url: str, limit: int) -> tuple[Measure, Any]:
         async with http.stream("POST", base_url + "/chat/completions", json=body, headers=headers) as r:
             async for sse in EventSource(r).aiter_sse():
                 if sse.data == "[DONE]":
-                    break
+                    continue  # read to the end of the body, so the connection is reused (as auriko_nb does)
                 chunk = json.loads(sse.data)
                 if first is None and any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or ()):
                     first = time.perf_counter()

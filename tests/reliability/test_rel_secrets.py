@@ -168,6 +168,23 @@ def test_status_without_a_key_says_not_set(gw: GatewayHandle, monkeypatch: pytes
     assert "API key not set" in out and "offline simulation" in out and "ak_offline_simulation" not in out
 
 
+def test_status_in_offline_mode_says_the_key_is_set_but_unused(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    key = canary_key()
+    monkeypatch.setenv("AURIKO_API_KEY", key)
+    shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+    magics = AurikoMagics(shell, offline_speed=0.02)
+    shell.register_magics(magics)
+    try:
+        assert shell.run_cell("%auriko use offline").success and shell.run_cell("%auriko status").success
+    finally:
+        magics.state.mode = "auto"
+        magics.state.reconnect()
+    out = capsys.readouterr().out
+    assert "API key set (unused: mode offline)" in out and "offline simulation" in out
+    assert not any(frag in out for frag in key_fragments(key))
+
+
 # -- error paths ------------------------------------------------------------------------------------------
 
 def _envelope(status: int, code: str, type_: str, message: str = "failed") -> httpx.Response:
