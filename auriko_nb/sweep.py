@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._deadline import check_deadline
 from ._retry import backoff_delay
 from ._sharded_pool import ShardedTransport
 from .client import AsyncClient, Client
@@ -125,6 +126,7 @@ class Sweep:
         self.metadata = coerce_metadata(metadata)
         self.repeats, self.concurrency, self.budget_usd, self.stream = repeats, concurrency, budget_usd, stream
         self.params, self.max_retries, self.progress, self.on_row = params, max_retries, progress, on_row
+        check_deadline(params.get("deadline"))  # per call, as for client.chat: refused before anything runs
         self.output_tokens = (expected_output_tokens or params.get("max_tokens")
                               or params.get("max_completion_tokens") or DEFAULT_OUTPUT_TOKENS)
         self.resume = resume

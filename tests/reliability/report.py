@@ -96,15 +96,24 @@ PARTS: list[tuple[str, str, str, list[str]]] = [
         "`ak.AurikoError`s escape, their text is one line, and every call leaves exactly one record. An exploratory "
         "run with fresh random examples (5,000 sync and 2,500 async) found nothing more.",
     ]),
-    ("timeouts", "6. Timeouts and interrupts", "test_rel_timeouts.py", [
-        "Deadlines with `timeout=0.3` (a float, or `httpx.Timeout` with `connect=`/`read=`): connecting to a "
+    ("timeouts", "6. Timeouts and interrupts", "test_rel_timeouts.py test_rel_deadline.py", [
+        "Per-operation deadlines with `timeout=0.3` (a float, or `httpx.Timeout` with `connect=`/`read=`): connecting to a "
         "loopback port whose accept queue is full, a gateway that stalls before answering (streamed and not, sync "
         "and async), a stream that stalls after two deltas (a raw socket server), a port with nothing listening, "
         "and a sweep of 12 stalled calls. Each ends no sooner than the deadline and within it plus 1 s of "
         "scheduling slack; the total deadline of a call with retries is (max_retries + 1) x timeout + the "
         "backoff between attempts, and it ends within it; a stream that stalled after "
         "it began is not retried and the client hangs up. `timeout` is per operation, as in httpx and the "
-        "official SDKs: a server that keeps sending something is not cut off.",
+        "official SDKs: a server that keeps sending something is not cut off by it.",
+        "Total deadlines with `deadline=1.0` (on the client or per call, with `timeout=0.5` per operation): a "
+        "stream and a non-streamed body that drip a piece every 0.1 s forever (raw socket servers), sync and "
+        "async; a gateway that stalls before answering under `timeout=30` and 3 retries; a connect that hangs "
+        "under `httpx.Timeout(30)`; a gateway answering 503 with 6 retries allowed; a sweep of stalled calls "
+        "from a client with a deadline. Each ends no sooner than the deadline and within it plus 1 s, with "
+        "`deadline_exceeded` (an `APITimeoutError`, or a `StreamError` keeping the partial text); the server sees "
+        "the client hang up; no attempt starts after the deadline (the 503 case raises the last 503 before it); "
+        "calls that finish in time are untouched, keep their connection, and leave no timer thread behind; bad "
+        "values (0, negative, NaN, infinite, text, bool) get one line.",
         "Interrupts: a real SIGINT to the main thread (what the kernel's interrupt sends) during a streamed "
         "`%%auriko` cell, a non-streamed call, a `%%auriko --compare` cell and a sweep in a notebook (a running "
         "loop, so the sweep runs in a worker thread); and a KeyboardInterrupt raised in the display update, "
@@ -146,6 +155,17 @@ FIXES = [
     "existed).",
     "**`%auriko config speed=0`** (`magics.py`) was accepted and broke the next offline call; now refused with "
     "one line.",
+    "**No total deadline** (`_deadline.py`, `client.py`, `streaming.py`): `timeout` is per operation, so a "
+    "server trickling bytes, or a stream that never ends, held a call forever. `deadline=` (client or per call) "
+    "now bounds the whole call: each phase httpx starts is given at most the time left, and once the headers are "
+    "in the connection is shut down at the deadline (waking a blocked read in a thread or on an event loop).",
+    "**Lost request id** (`client.py`): when a connection dropped after the headers of a non-streamed answer had "
+    "arrived, the error and its row had no request id (the support handle); the id is now taken from the "
+    "headers that arrived.",
+    "**`Ledger(path)` on a file that is not SQLite** raised a raw `sqlite3.DatabaseError`; now one line "
+    "(`<path> is not a ledger (file is not a database)`), the file left untouched.",
+    "**`%auriko status` in offline mode** said `API key not set` when a key was set (it was only unused); now "
+    "`API key set (unused: mode offline)`.",
     "**Notebook 03 on the live path**: it passed `api_key=None` to the openai SDK when a key was set, so the "
     "cell failed (\"Missing credentials\"); it now passes the Auriko key.",
 ]
@@ -155,8 +175,10 @@ LIMITS = [
     "official SDK does: it is a dropped connection). The offline gateway charges a non-streamed call when its "
     "body goes out, so this retry cannot double-charge there; a gateway that charged at the status line would "
     "see that call twice. Streams are never retried once they began.",
-    "`timeout` bounds each connect, read and write (httpx semantics, as the official SDKs); there is no "
-    "separate wall-clock limit for a server that keeps trickling bytes. Ctrl-C stops such a call.",
+    "`deadline` is off by default (as `timeout` alone is in httpx and the official SDKs): set it on the client "
+    "or per call to bound a call's wall-clock time. A deadline that passes while a stream is being read makes it "
+    "a `StreamError` (code `deadline_exceeded`) with the partial text; the hang-up needs a socket, so behind an "
+    "in-process transport (tests, `httpx.MockTransport`) the deadline is checked between events only.",
     "Interrupts are tested in-process (IPython shell, a real SIGINT) and in a notebook-like running loop; the "
     "kernel interrupt button over a Jupyter server is not exercised (the browser test does not press it).",
 ]

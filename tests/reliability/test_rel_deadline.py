@@ -93,7 +93,8 @@ def test_a_dripping_stream_is_cut_off_at_the_deadline(where: str) -> None:
     assert len(conns) == 1 and CLOSED == [True]  # never sent again; the client hung up
     assert rows[-1]["status"] == "error" and rows[-1]["error_code"] == "deadline_exceeded"
     assert rows[-1]["request_id"] == "req_drip"
-    figure("timeouts", f"stream dripping forever, deadline {D} s (timeout {T} s)", {"elapsed_s": round(elapsed, 3)})
+    figure("timeouts", f"stream dripping forever, deadline {D} s on the {where} (timeout {T} s)",
+           {"elapsed_s": round(elapsed, 3)})
 
 
 def test_a_dripping_body_is_cut_off_at_the_deadline() -> None:
@@ -197,13 +198,17 @@ def test_calls_that_finish_in_time_are_untouched() -> None:
         assert len(peers) == 1  # the connection survived the disarmed hang-up and was reused
 
 
-def test_a_sweep_passes_the_clients_deadline_to_every_call(stalled: GatewayHandle) -> None:
+@pytest.mark.parametrize("where", ["client", "compare"])
+def test_a_sweep_gives_every_call_the_deadline(stalled: GatewayHandle, where: str) -> None:
     t0 = time.perf_counter()
-    df = compare([f"deadline {i}" for i in range(6)], models=["gpt-4o-mini"], concurrency=6, max_retries=0,
-                 client=ak.Client(KEY, base_url=stalled.base_url, timeout=30, deadline=D), ledger=None,
-                 progress=False)
+    df = compare([f"deadline {where} {i}" for i in range(6)], models=["gpt-4o-mini"], concurrency=6, max_retries=0,
+                 client=ak.Client(KEY, base_url=stalled.base_url, timeout=30, deadline=D if where == "client" else None),
+                 ledger=None, progress=False, **({"deadline": D} if where == "compare" else {}))
     wall = time.perf_counter() - t0
     assert len(df) == 6 and (df.error_code == "deadline_exceeded").all() and wall < D + 2.0, wall
+    with pytest.raises(ValueError, match="^deadline must be"):
+        compare(["x"], models=["gpt-4o-mini"], client=ak.Client(KEY, base_url=stalled.base_url), ledger=None,
+                progress=False, deadline=-1)
 
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "5", True])
