@@ -189,7 +189,10 @@ class BaseClient:
                            extra_headers: Mapping[str, str] | None, run_id: str | None,
                            params: Mapping[str, Any], cell: str | None = None,
                            deadline: float | None = None) -> Prepared:
-        deadline = check_deadline(deadline) if deadline is not None else self.deadline
+        try:
+            deadline = check_deadline(deadline) if deadline is not None else self.deadline
+        except ValueError as e:
+            raise RequestValidationError(str(e), param="deadline") from None
         if self.session_defaults:
             from .session import settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -78,6 +79,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
+    return v
+
+
 def _temperature(text: str) -> float:
     try:
         v = float(text)
@@ -104,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system")
     p.add_argument("--temperature", type=_temperature)
     p.add_argument("--max-tokens", type=_positive_int)
+    p.add_argument("--deadline", type=_seconds, metavar="SECONDS")
     p.add_argument("--param", action="append", type=_param, default=[], metavar="KEY=VALUE")
     p.add_argument("--tag", action="append", default=[])
     p.add_argument("--trace-id")
@@ -161,13 +173,15 @@ def parse_line(line: str) -> CellOptions:
     if a.require_parameters:
         routing["require_parameters"] = True
     params = dict(a.param)
+    for reserved in ("messages", "model", "stream", "gateway", "deadline"):
+        if reserved in params:
+            raise MagicUsageError(f"%%auriko: --param {reserved}=... is not allowed; use the dedicated option")
     if a.temperature is not None:
         params["temperature"] = a.temperature
     if a.max_tokens is not None:
         params["max_tokens"] = a.max_tokens
-    for reserved in ("messages", "model", "stream", "gateway"):
-        if reserved in params:
-            raise MagicUsageError(f"%%auriko: --param {reserved}=... is not allowed; use the dedicated option")
+    if a.deadline is not None:
+        params["deadline"] = a.deadline  # the client's total limit for the call, not an OpenAI parameter
     if a.out is not None and not a.out.isidentifier():
         raise MagicUsageError(f"%%auriko: -o needs a variable name, got {a.out!r}")
     if a.compare and a.chat:

@@ -31,6 +31,7 @@ HELP = """\
   -m/--model M  -s/--optimize STRATEGY  --no-optimize  --max-ttft-ms N  --max-cost-per-1m X  --min-tps X
   --providers a,b  --exclude a,b  --prefer P  --require-parameters  --system TEXT  --temperature T
   --max-tokens N  --param key=value (repeatable)  --tag T (repeatable)  --trace-id ID  --no-stream
+  --deadline SECONDS (the whole call, stream included)
   --format markdown|text|code|json  --chat  -o/--out VAR  --compare optimize=a,b|model=a,b  --repeat N
 %auriko help | status | login | use live|offline|auto | config key=value ... | models [filter] | providers
 %auriko prices MODEL | me | balance | log [N] | reset | routing | compare

@@ -72,6 +72,22 @@ def test_every_option_reaches_the_gateway(ip: Any, gw: GatewayHandle) -> None:
         0.3, 25, 0.9, ["END"], 7)
 
 
+def test_deadline_bounds_the_call_and_is_not_sent(ip: Any, gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float | None] = []
+    client = ip.user_ns["_magics"].state.client()
+    real = type(client)._send
+
+    def spy(self: Any, prep: Any, stream: bool = False) -> Any:
+        seen.append(prep.deadline)
+        return real(self, prep, stream)
+
+    monkeypatch.setattr(type(client), "_send", spy)
+    run(ip, "%%auriko --deadline 30\nHello in time")
+    run(ip, "%%auriko --deadline 2.5 --no-stream\nHello again")
+    assert seen == [30.0, 2.5]
+    assert "deadline" not in sent(gw) and ip.user_ns["_magics"].state.records[-1]["status"] == "ok"
+
+
 def test_streaming_grows_a_display_in_place_then_shows_the_footer(ip: Any, gw: GatewayHandle) -> None:
     run(ip, "%%auriko -m gpt-4o --max-tokens 80\nTell me about streaming")
     out = outputs(ip)
@@ -189,6 +205,9 @@ def test_use_and_login(ip: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     ("%%auriko --bogus\nhi", "unrecognized arguments: --bogus"),
     ("%%auriko -m\nhi", "expected one argument"),
     ("%%auriko --max-tokens many\nhi", "expected a whole number"),
+    ("%%auriko --deadline 0\nhi", "must be a finite number of seconds > 0"),
+    ("%%auriko --deadline soon\nhi", "expected a number of seconds"),
+    ("%%auriko --param deadline=5\nhi", "--param deadline=... is not allowed"),
     ("%%auriko -s fastest\nhi", "invalid choice: 'fastest'"),
     ("%%auriko --tag " + "x" * 60 + "\nhi", "the limit is 50"),
     ("%%auriko\n   ", "the cell is empty"),

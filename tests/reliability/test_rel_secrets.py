@@ -70,7 +70,7 @@ OPTION_CELLS = [
     "--exclude together --prefer groq --require-parameters --system 'be terse' --temperature 0.3 --max-tokens 25 "
     "--param top_p=0.9 --param 'stop=[\"END\"]' --tag exp-1 --tag nb --trace-id tr-9 --no-stream\nHello there",
     "%%auriko --no-optimize --format text\nPlain text please",
-    "%%auriko --format code\nSome code",
+    "%%auriko --format code --deadline 30\nSome code",
     "%%auriko --format json --max-tokens 20\nSome JSON",
     "%%auriko --format markdown -o saved\nMarkdown",
     "%%auriko captured << -m gpt-4o\nCaptured",
