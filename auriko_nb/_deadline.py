@@ -102,7 +102,7 @@ class Deadline:
 
     def error(self, attempts: int, request_id: str | None = None) -> APITimeoutError:
         return APITimeoutError(f"The call did not finish within its deadline of {self.seconds:g} s.",
-                               code="deadline_exceeded", attempts=attempts, request_id=request_id)
+                               code="deadline_exceeded", attempts=attempts, request_id=request_id, transient=False)
 
     def stream_error(self, partial: str) -> StreamError:
         return StreamError(f"the stream did not finish within the call's deadline of {self.seconds:g} s",

@@ -18,7 +18,7 @@ def is_retryable(err: AurikoError) -> bool:
     if isinstance(err, StreamError):
         return False
     if isinstance(err, APIConnectionError):
-        return True
+        return err.transient
     if isinstance(err, APIStatusError) and err.status_code:
         return err.type in RETRYABLE_TYPES and err.code not in NON_RETRYABLE_CODES
     return False

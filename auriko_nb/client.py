@@ -58,11 +58,12 @@ def _connection_error(exc: httpx.RequestError, attempts: int, response: httpx.Re
         return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts,
                                request_id=rid)
     return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts,
-                              request_id=rid)
+                              request_id=rid, transient=_retriable_transport(exc))
 
 
 def _retriable_transport(exc: httpx.RequestError) -> bool:
-    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError))
+    """The SDK's rule (§9.2): timeouts and network errors are retried; protocol and proxy errors are not."""
+    return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError))
 
 
 class Client(BaseClient):

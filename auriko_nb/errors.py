@@ -161,12 +161,18 @@ class ServerError(APIStatusError):
 
 
 class APIConnectionError(AurikoError):
-    """No HTTP response at all: refused connection, DNS failure, dropped socket."""
+    """No HTTP response at all: refused connection, DNS failure, dropped socket.
 
-    def __init__(self, message: str = "Connection to the gateway failed.", **kwargs: Any) -> None:
+    `transient` says whether sending again may help (the SDK retries timeouts and network errors, not protocol
+    errors such as a body cut short, nor a call past its own deadline).
+    """
+
+    def __init__(self, message: str = "Connection to the gateway failed.", *, transient: bool = True,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("code", "api_connection_error")
         kwargs.setdefault("status_code", 0)
         super().__init__(message, **kwargs)
+        self.transient = transient
 
 
 class APITimeoutError(APIConnectionError):

@@ -85,10 +85,14 @@ def test_non_retryable_errors_are_sent_once(sleeps: list[float], status: int, co
 def test_connection_errors_are_retried_and_protocol_errors_are_not(sleeps: list[float]) -> None:
     script = Script(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), json_response(completion()))
     assert client_for(script).chat("hi", model="m").attempts == 3
-    script = Script(httpx.UnsupportedProtocol("ftp?"))
-    with pytest.raises(ak.APIConnectionError):
-        client_for(script).chat("hi", model="m")
-    assert len(script.requests) == 1
+    script = Script(httpx.ReadError("reset"), json_response(completion()))
+    assert client_for(script).chat("hi", model="m").attempts == 2  # a network error: retried
+    for protocol_error in (httpx.UnsupportedProtocol("ftp?"), httpx.RemoteProtocolError("peer closed mid-body"),
+                           httpx.ProxyError("407")):
+        script = Script(protocol_error, json_response(completion()))
+        with pytest.raises(ak.APIConnectionError) as info:
+            client_for(script).chat("hi", model="m")
+        assert len(script.requests) == 1 and not info.value.retryable  # the SDK's rule: not retried
 
 
 def test_no_retry_once_a_stream_has_begun(sleeps: list[float]) -> None:

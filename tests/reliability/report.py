@@ -159,6 +159,11 @@ FIXES = [
     "server trickling bytes, or a stream that never ends, held a call forever. `deadline=` (client or per call) "
     "now bounds the whole call: each phase httpx starts is given at most the time left, and once the headers are "
     "in the connection is shut down at the deadline (waking a blocked read in a thread or on an event loop).",
+    "**Protocol errors were retried** (`client.py`, `_retry.py`): a non-streamed answer whose body was cut "
+    "after the status line (`RemoteProtocolError`) was sent again, which the official SDK does not do (it "
+    "retries timeouts and network errors only) and which could charge a call twice on a gateway that bills at "
+    "the status line. Protocol and proxy errors are now final (`APIConnectionError.transient` is False), in "
+    "the client and in sweeps, and so is a call past its own deadline.",
     "**Lost request id** (`client.py`): when a connection dropped after the headers of a non-streamed answer had "
     "arrived, the error and its row had no request id (the support handle); the id is now taken from the "
     "headers that arrived.",
@@ -171,10 +176,6 @@ FIXES = [
 ]
 
 LIMITS = [
-    "A non-streamed response whose connection drops after the status line, before the body, is retried (as the "
-    "official SDK does: it is a dropped connection). The offline gateway charges a non-streamed call when its "
-    "body goes out, so this retry cannot double-charge there; a gateway that charged at the status line would "
-    "see that call twice. Streams are never retried once they began.",
     "`deadline` is off by default (as `timeout` alone is in httpx and the official SDKs): set it on the client "
     "or per call to bound a call's wall-clock time. A deadline that passes while a stream is being read makes it "
     "a `StreamError` (code `deadline_exceeded`) with the partial text; the hang-up needs a socket, so behind an "

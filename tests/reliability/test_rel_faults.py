@@ -44,7 +44,7 @@ STREAMED_OUTCOME: dict[str | None, tuple[str, str | None, int | None]] = {
 }
 NON_STREAMED_OUTCOME = {**STREAMED_OUTCOME,
                         "stream_error": ("error", "upstream_error", 502),  # a plain 502 when not streamed
-                        "disconnect": ("error", "api_connection_error", None),  # after max_retries
+                        "disconnect": ("error", "api_connection_error", None),  # the body was cut: not retried
                         "malformed_json": ("error", "malformed_response", 200)}
 STREAM_BEGAN = {"stream_error", "disconnect", "malformed_json"}
 RETRY_AFTER_FAULTS = {"rate_limit", "unavailable"}  # answered with Retry-After: 1 s x speed
@@ -89,13 +89,12 @@ def check_sweep(sweep: Sweep, df: Any, gw: Any, outcome: dict[str | None, tuple[
         row = rows[key]
         # the row counts every HTTP attempt the gateway received for the cell
         assert int(row["attempts"]) == len(reqs), (key, row["attempts"], [r["fault"] for r in reqs])
-        # never sent again once a response began (a stream, or a success): one 200 at most, and it is the last
-        # (a non-streamed 200 cut before its body is a dropped connection, retried as the official SDK does;
-        # the gateway charges a non-streamed call when its body goes out, so that retry cannot double-charge)
-        began = [i for i, r in enumerate(reqs) if r["status"] == 200 and (stream or r["fault"] != "disconnect")]
+        # never sent again once a response began (a stream, a success, or a body cut short: the SDK does not
+        # retry protocol errors): one 200 at most, and it is the last
+        began = [i for i, r in enumerate(reqs) if r["status"] == 200]
         assert len(began) <= 1 and (not began or began[0] == len(reqs) - 1), (key, [r["fault"] for r in reqs])
-        if stream:
-            assert all(r["fault"] not in STREAM_BEGAN for r in reqs[:-1]), key
+        final_faults = STREAM_BEGAN if stream else {"disconnect", "malformed_json"}  # a 200 had arrived
+        assert all(r["fault"] not in final_faults for r in reqs[:-1]), key
         # the final row is what the last attempt earned
         last = reqs[-1]
         want_status, want_code, want_http = outcome[last["fault"]]
@@ -111,7 +110,7 @@ def check_sweep(sweep: Sweep, df: Any, gw: Any, outcome: dict[str | None, tuple[
             if prev["fault"] in RETRY_AFTER_FAULTS:
                 assert gap >= 1.0 * SPEED, (key, prev["fault"], gap)
                 retry_gaps.append(gap)
-            if prev["fault"] in ("unavailable", "html_error", "stall", "disconnect"):
+            if prev["fault"] in ("unavailable", "html_error", "stall"):
                 floor = BACKOFF_FLOOR + (CLIENT_TIMEOUT if prev["fault"] == "stall" else 0.0)
                 assert gap >= floor, (key, prev["fault"], gap)
                 backoff_gaps.append(gap - floor)
