@@ -12,4 +12,6 @@ echo "== tests"; .venv/bin/python -m pytest tests --ignore=tests/browser
 # Playwright's sync API keeps an event loop running in the main thread: its tests get their own run.
 echo "== browser"; .venv/bin/python -m pytest tests/browser
 echo "== notebooks (nbval)"
-.venv/bin/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+# The stored outputs are the offline simulation's (fixed seed): a key or gateway in the environment must not leak in.
+env -u AURIKO_API_KEY -u AURIKO_BASE_URL -u AURIKO_NB_OFFLINE_SEED -u AURIKO_NB_OFFLINE_SPEED \
+  .venv/bin/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks

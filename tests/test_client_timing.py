@@ -46,13 +46,23 @@ def test_stream_ttft_matches_the_delay_before_the_first_content() -> None:
     assert (DELAY + TAIL) * 1000 <= res.latency_ms < (DELAY + TAIL) * 1000 + 60
 
 
+class SlowBody(httpx.SyncByteStream):
+    """A non-streamed JSON body whose bytes arrive TAIL after the headers."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        body = json_response(completion()).content
+        yield body[:10]
+        time.sleep(TAIL)
+        yield body[10:]
+
+
 def test_non_streamed_ttft_is_time_to_headers() -> None:
     def slow(request: httpx.Request) -> httpx.Response:
-        time.sleep(DELAY)
-        return json_response(completion())
+        time.sleep(DELAY)  # the headers come after DELAY, the rest of the body TAIL later
+        return httpx.Response(200, stream=SlowBody(), headers={**HEADERS, "content-type": "application/json"})
     res = client_for(Script(slow)).chat("hi", model="m")
-    assert res.ttft_ms is not None and DELAY * 1000 <= res.ttft_ms < DELAY * 1000 + 40
-    assert res.latency_ms is not None and res.latency_ms >= res.ttft_ms
+    assert res.ttft_ms is not None and DELAY * 1000 <= res.ttft_ms < DELAY * 1000 + 40  # not the last byte
+    assert res.latency_ms is not None and (DELAY + TAIL) * 1000 <= res.latency_ms < (DELAY + TAIL) * 1000 + 60
 
 
 async def test_async_stream_ttft() -> None:

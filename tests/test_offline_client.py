@@ -87,7 +87,7 @@ def test_streamed_ttft_agrees_with_the_gateway(gw: GatewayHandle, client: ak.Cli
         assert r.routing_metadata is not None and r.routing_metadata.ttft_ms is not None and r.ttft_ms is not None
         diffs.append(r.ttft_ms - r.routing_metadata.ttft_ms)
     assert all(d >= -1.0 for d in diffs), diffs
-    assert statistics.median(diffs) < 15, diffs
+    assert statistics.median(diffs) < 5, diffs  # a few ms on loopback (about 1 ms on an idle machine)
 
 
 def test_connect_without_key_uses_the_offline_gateway(monkeypatch: pytest.MonkeyPatch) -> None:

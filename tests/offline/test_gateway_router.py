@@ -74,6 +74,37 @@ async def test_base_balanced_and_custom_strategies(aclient: httpx.AsyncClient) -
     assert balanced["routing_strategy"] == "balanced"
 
 
+def _weighted_best(model: ModelInfo, w: tuple[float, float, float]) -> set[str]:
+    """The providers with the top weighted score: each dimension min-max scaled to [0, 1] over the candidates."""
+    offers = _standard(model)
+
+    def scaled(values: list[float], higher_is_better: bool) -> list[float]:
+        lo, hi = min(values), max(values)
+        out = [0.0 if hi == lo else (v - lo) / (hi - lo) for v in values]
+        return out if higher_is_better else [1 - x for x in out]
+
+    cost = scaled([t.blended_price for _, _, t in offers], False)
+    ttft = scaled([t.ttft_p50 for _, _, t in offers], False)
+    tps = scaled([t.tps_p50 for _, _, t in offers], True)
+    scores = [w[0] * c + w[1] * f + w[2] * r for c, f, r in zip(cost, ttft, tps, strict=True)]
+    top = max(scores)
+    return {p for (p, _, _), sc in zip(offers, scores, strict=True) if sc >= top - 1e-9}
+
+
+@pytest.mark.parametrize(("strategy", "weights"), [
+    ("ttft", (0.2, 0.6, 0.2)), ("balanced", (1, 1, 1)), ("cost", (0.6, 0.2, 0.2)), ("tps", (0.2, 0.2, 0.6)),
+])
+async def test_base_strategies_pick_the_best_weighted_score(aclient: httpx.AsyncClient, strategy: str,
+                                                            weights: tuple[float, float, float]) -> None:
+    """The base strategies weigh their dimension 3x the others (balanced: all equal), for every model."""
+    metas = await _all(aclient, [chat(model=m.id, gateway=routing(optimize=strategy)) for m in CHAT_MODELS])
+    differs = 0
+    for model, meta in zip(CHAT_MODELS, metas, strict=True):
+        assert meta["provider"] in _weighted_best(model, weights), (model.id, strategy, meta["provider"])
+        differs += meta["provider"] not in _weighted_best(model, (1, 0, 0))  # not just the cheapest
+    assert strategy == "cost" or differs > 0, strategy
+
+
 async def test_suffix_shortcut_and_explicit_option_wins(aclient: httpx.AsyncClient) -> None:
     suffix = await _meta(aclient, chat(model="llama-3.3-70b:ttft-focus"))
     assert (suffix["routing_strategy"], suffix["provider"], suffix["model_canonical"]) == (
