@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import os
 import re
 import subprocess
 import sys
@@ -225,3 +226,51 @@ def test_without_a_client_the_panel_uses_connect(monkeypatch: pytest.MonkeyPatch
         assert "offline simulation" in p.header.value and "groq" in p.providers.options
     finally:
         p.close()
+
+
+@pytest.mark.skipif(os.environ.get("AURIKO_NB_SKIP_KERNEL") == "1", reason="kernel test disabled")
+def test_in_a_real_kernel_the_toggle_changes_the_next_cell(gw: GatewayHandle) -> None:
+    """The browser's edits (comm `update` messages) change what the next `%%auriko` cell sends, in a kernel."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> str:
+            out: list[str] = []
+            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
+                m["content"].get("text", "") if m["msg_type"] == "stream" else
+                m["content"].get("ename", "") + m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
+            assert reply["content"]["status"] == "ok", "".join(out)
+            return "".join(out)
+
+        def update(model_id: str, state: dict[str, Any]) -> None:  # what the frontend sends when a user edits
+            kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": model_id,
+                                                              "data": {"method": "update", "state": state}}))
+
+        ids = run(
+            "import os, json\n"
+            f"os.environ['AURIKO_API_KEY'] = 'ak_test_kernel_toggle'; os.environ['AURIKO_BASE_URL'] = {gw.base_url!r}\n"
+            "os.environ['AURIKO_NB_LEDGER'] = 'off'\n"
+            "%load_ext auriko_nb\n"
+            "import auriko_nb as ak\n"
+            "panel = ak.routing_panel()\n"
+            "print(panel.enabled.model_id, panel.strategy.model_id, json.dumps(panel.strategy.options))\n"
+        ).split(" ", 2)
+        enabled_id, strategy_id, options = ids[0], ids[1], json.loads(ids[2])
+        labels = [o[0] if isinstance(o, list) else o for o in options]
+        values = [o[1] if isinstance(o, list) else o for o in options]
+        update(strategy_id, {"index": values.index("ttft-focus")})
+        run("%%auriko --no-stream --max-tokens 5\nfirst")
+        first = next_call_body(gw)
+        update(enabled_id, {"value": False})
+        run("%%auriko --no-stream --max-tokens 5\nsecond")
+        second = next_call_body(gw)
+        assert first["gateway"]["routing"] == {"optimize": "ttft-focus"}, (first, labels)
+        assert "gateway" not in second or "routing" not in second["gateway"], second
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def next_call_body(gw: GatewayHandle) -> Any:
+    """The body of the last chat request the gateway received."""
+    return [r for r in gw.stats.requests if r["path"].endswith("/chat/completions")][-1]["body"]
