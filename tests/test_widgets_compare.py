@@ -198,6 +198,77 @@ async def test_a_budget_too_small_shows_the_error_and_keeps_previous_results(
     assert panel.error == "" and len(rows(panel)) == 3
 
 
+def widget_texts(widget: Any) -> list[str]:
+    """Every string a widget tree shows: values, descriptions, placeholders and tooltips, children included."""
+    texts = [v for name in ("value", "description", "placeholder", "tooltip")
+             if isinstance(v := getattr(widget, name, None), str)]
+    for child in getattr(widget, "children", ()):
+        texts.extend(widget_texts(child))
+    return texts
+
+
+async def test_a_budget_reached_mid_run_stops_the_grid_and_cancels_the_rest(
+        client: ak.Client, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Notebook 04's capped sweep in the panel: 12 prompts on gpt-4o, concurrency 1, budget $0.004.
+
+    The panel has no box for `expected_output_tokens`, so the sweep it builds gets notebook 04's value (1) here:
+    the estimate (prompt tokens plus one output token a call) passes the budget, the real answers cost far more,
+    and spend reaches the budget part-way through the grid.
+    """
+    budget = 0.004
+    panel = make_panel(client, ledger, models=("gpt-4o",), strategies=("cost",), concurrency=1,
+                       prompts="\n\n".join(f"Question {i}" for i in range(12)))
+    panel.budget.value = budget
+    build = panel.build_sweep
+
+    def build_with_one_expected_output_token() -> ak.Sweep:
+        sweep = build()
+        sweep.output_tokens = 1
+        return sweep
+
+    monkeypatch.setattr(panel, "build_sweep", build_with_one_expected_output_token)
+    panel.run_button.click()
+    await asyncio.wait_for(panel.wait(), 30)
+
+    sweep = panel.sweep
+    assert sweep is not None and sweep.stop_reason == "budget"
+    assert sweep.estimate_usd is not None and sweep.estimate_usd < budget  # the estimate let the run start
+    df = rows(panel)
+    # every grid cell ends as exactly one row
+    assert len(df) == 12 == df["cell"].nunique() and set(df["cell"]) == {c.key for c in sweep.cells}
+    assert set(df["status"]) == {"ok", "cancelled"}
+    ok, cancelled = df[df["status"] == "ok"], df[df["status"] == "cancelled"]
+    assert len(ok) >= 2 and len(cancelled) >= 2
+    # with one call at a time the grid ran in order up to the budget, and nothing after it was called
+    assert list(df["status"]) == ["ok"] * len(ok) + ["cancelled"] * len(cancelled)
+    assert set(cancelled["error_code"]) == {"budget"}
+    assert cancelled["error_message"].str.contains("budget_usd").all() and cancelled["cost_usd"].fillna(0).eq(0).all()
+    spent = float(ok["cost_usd"].sum())
+    assert spent == pytest.approx(sweep.spent_usd) and spent > sweep.estimate_usd
+    assert spent + float(ok["cost_usd"].mean()) > budget  # the next call would have passed the budget
+    # the panel says why it stopped, counts the cancelled cells and shows no error
+    assert panel.status.value.startswith("stopped at the budget: "), panel.status.value
+    assert "12/12 calls" in panel.status.value and "0 errors" in panel.status.value
+    assert f"{len(cancelled)} cancelled" in panel.status.value and f"${spent:.4f}" in panel.status.value
+    assert panel.progress.value == panel.progress.max == 12 and panel.progress.bar_style == "warning"
+    assert panel.error == "" and panel.error_label.value == ""
+    assert not panel.running and not panel.run_button.disabled and panel.cancel_button.disabled
+    summary = panel.summary
+    assert summary is not None and summary["calls"].sum() == 12
+    assert (summary["ok"].sum(), summary["cancelled"].sum()) == (len(ok), len(cancelled))
+    assert bytes(panel.chart.value).startswith(PNG)
+    # no traceback anywhere: not in the widgets, not printed, not logged by the event loop
+    shown = "\n".join(widget_texts(panel.widget))
+    assert "stopped at the budget" in shown and "Traceback" not in shown
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or r.exc_info]
+    on_disk = ledger.to_dataframe(run_id=panel.run_ids[-1])
+    assert len(on_disk) == 12 and on_disk["status"].value_counts().to_dict() == {"ok": len(ok),
+                                                                                  "cancelled": len(cancelled)}
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda p: setattr(p.prompts, "value", "  \n\n  "), "prompts: write at least one prompt"),
     (lambda p: setattr(p.models, "value", ()), "models: select at least one model"),
