@@ -47,6 +47,9 @@ def footer_bundle(result: Result) -> dict[str, Any]:
 def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
     """Show a streamed answer growing in place, then the final answer in `fmt` and its footer; return the Result.
 
+    The growing answer is shown in `fmt` too (plain text stays plain, code stays fenced), so it does not change
+    rendering when it is complete.
+
     The growing text lives in a placeholder that is emptied again at the end and the answer is shown as a
     new output, so a saved notebook holds the same outputs whether or not its reader replays display updates
     (nbval does not).
@@ -61,7 +64,7 @@ def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
             now = time.monotonic()
             if display_id is not None and now - last >= UPDATE_EVERY_S:
                 text = stream.text_so_far
-                update_display({"text/plain": text, "text/markdown": text}, raw=True, display_id=display_id)
+                update_display(_bundle(text, fmt), raw=True, display_id=display_id)  # as asked, even while growing
                 last = now
     finally:
         if display_id is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import IPython.testing.globalipapp as globalipapp
@@ -11,6 +14,8 @@ import pandas as pd
 import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 
+import auriko_nb.ledger as ledger_mod
+from auriko_nb.ledger import Ledger
 from auriko_nb.magics import AurikoMagics
 from auriko_nb.offline import GatewayHandle, serve
 from auriko_nb.session import settings
@@ -30,12 +35,16 @@ def ip(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AURIKO_BASE_URL", gw.base_url)
     settings.reset()
     shell = globalipapp.start_ipython() or globalipapp.get_ipython()
+    shell.config.pop("AurikoMagics", None)
     shell.display_pub = CapturingDisplayPublisher()
     magics = AurikoMagics(shell)
     shell.register_magics(magics)
     shell.user_ns["_magics"] = magics
     yield shell
     magics.state.reconnect()
+    shell.config.pop("AurikoMagics", None)  # `%config AurikoMagics.x = v` lands in the shell's config: the next
+    if magics in shell.configurables:       # test's magics would start from it
+        shell.configurables.remove(magics)
     settings.reset()
 
 
@@ -270,3 +279,260 @@ def test_compare_subcommand_opens_the_panel(ip: Any) -> None:
     panel = run(ip, "%auriko compare")
     assert type(panel).__name__ == "ComparePanel" and "llama-3.3-70b" in panel.models.options
     assert not ip.run_cell("%auriko compare now").success
+
+
+# -- the footer -------------------------------------------------------------------------------------------------
+
+FOOTER = re.compile(
+    r"^(?P<provider>[\w-]+) · (?P<model>[\w.-]+) · (?P<strategy>[\w-]+) · TTFT (?P<ttft_server>\d+) ms \(server\) · "
+    r"TTFT (?P<ttft_client>\d+) ms \(client\) · latency (?P<latency>\d+) ms · "
+    r"(?P<prompt>\d+)→(?P<completion>\d+) tokens · \$(?P<cost>\d+\.\d{6}) · (?P<request_id>req_[0-9a-f]{24}) · "
+    r"offline simulation(?P<warnings> · ⚠ .+)?$")
+QUIET, WARNING_COLOUR = "#6b7280", "#b45309"
+
+
+def chat_records(gw: GatewayHandle) -> list[dict[str, Any]]:
+    return [r for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+
+
+def footer_of(ip: Any) -> tuple[dict[str, Any], re.Match[str]]:
+    """The cell's last output, which must be the footer: text and HTML, the text in the footer's shape."""
+    footer: dict[str, Any] = outputs(ip)[-1]["data"]
+    assert set(footer) == {"text/plain", "text/html"}
+    m = FOOTER.match(footer["text/plain"])
+    assert m, footer["text/plain"]
+    return footer, m
+
+
+def no_stream(stream: bool) -> str:
+    return "" if stream else " --no-stream"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_footer_shows_every_field_of_the_call(ip: Any, gw: GatewayHandle, stream: bool) -> None:
+    run(ip, f"%%auriko -m llama-3.3-70b -s ttft --providers groq --max-tokens 40{no_stream(stream)}\n"
+            "What goes in a footer?")
+    res, rec = ip.user_ns["_auriko"], chat_records(gw)[-1]
+    footer, m = footer_of(ip)
+    assert (m["provider"], m["model"], m["strategy"]) == ("groq", "llama-3.3-70b", "ttft") and rec["provider"] == "groq"
+    assert m["request_id"] == rec["request_id"] == res.request_id  # the id the gateway gave this very call
+    assert m["ttft_server"] == f"{rec['ttft_ms']:.0f}"  # the TTFT the gateway applied, as it reported it
+    ttft_server, ttft_client, latency = int(m["ttft_server"]), int(m["ttft_client"]), int(m["latency"])
+    assert ttft_client == round(res.ttft_ms) and latency == round(res.latency_ms)
+    assert ttft_client >= ttft_server - 1 and latency >= ttft_client - 1  # the client's clock spans the server's
+    assert (int(m["prompt"]), int(m["completion"])) == (res.usage.prompt_tokens, res.usage.completion_tokens)
+    assert 0 < int(m["completion"]) <= 40
+    assert m["cost"] == f"{res.cost_usd:.6f}" and res.cost_usd > 0
+    assert m["warnings"] is None and "⚠" not in footer["text/plain"]
+    assert footer["text/html"] == (f'<div style="font-size:0.85em;color:{QUIET}">'
+                                   f'{html.escape(footer["text/plain"])}</div>')
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_footer_marks_a_dropped_parameter(ip: Any, gw: GatewayHandle, stream: bool) -> None:
+    # groq serves llama-3.3-70b with seed but without logprobs: the gateway drops logprobs and says so
+    run(ip, f"%%auriko -m llama-3.3-70b --providers groq --param logprobs=true --param seed=7{no_stream(stream)}\n"
+            "Warn me")
+    body, res = sent(gw), ip.user_ns["_auriko"]
+    assert (body["logprobs"], body["seed"]) == (True, 7) and res.provider == "groq"
+    warning = "parameter_dropped: logprobs is not supported by groq and was dropped."
+    assert res.warnings == [warning]
+    footer, m = footer_of(ip)
+    assert m["provider"] == "groq" and m["warnings"] == f" · ⚠ {warning}"  # seed was kept: not flagged
+    assert footer["text/html"] == (f'<div style="font-size:0.85em;color:{WARNING_COLOUR}">'
+                                   f'{html.escape(footer["text/plain"])}</div>')
+    assert "⚠ parameter_dropped: logprobs" in footer["text/html"]
+
+
+# -- --format ---------------------------------------------------------------------------------------------------
+
+def answers(ip: Any) -> list[dict[str, Any]]:
+    """What the cell left on screen before its footer (the emptied stream placeholder aside)."""
+    shown = [o["data"] for o in outputs(ip) if not o["update"] and o["data"] != {"text/plain": ""}]
+    assert "offline simulation" in shown[-1]["text/plain"]  # the footer comes last
+    return shown[:-1]
+
+
+def growing(ip: Any) -> list[dict[str, Any]]:
+    """The in-place updates of a streamed answer while it grew."""
+    return [o["data"] for o in outputs(ip) if o["update"] and o["data"] != {"text/plain": ""}]
+
+
+def fenced(text: str) -> str:
+    return f"```\n{text.strip()}\n```"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("fmt", "bundle"), [
+    ("markdown", lambda t: {"text/markdown": t, "text/plain": t}),
+    ("text", lambda t: {"text/plain": t}),
+    ("code", lambda t: {"text/markdown": fenced(t), "text/plain": t}),
+])
+def test_format_sets_what_the_answer_is_shown_as(ip: Any, gw: GatewayHandle, fmt: str, bundle: Any,
+                                                stream: bool) -> None:
+    run(ip, f"%%auriko --format {fmt}{no_stream(stream)}\nWrite a short function")
+    text = ip.user_ns["_auriko"].text
+    assert text and sent(gw).get("stream", False) is stream
+    assert answers(ip) == [bundle(text)]
+    grown = growing(ip)
+    assert bool(grown) is stream
+    for g in grown:  # while it streams, the answer is already shown in the asked format
+        assert set(g) == set(bundle(text)) and text.startswith(g["text/plain"])
+        if fmt == "code":
+            assert g["text/markdown"] == fenced(g["text/plain"])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_format_json_shows_the_parsed_object(ip: Any, gw: GatewayHandle, stream: bool) -> None:
+    run(ip, f"%%auriko --format json --param 'response_format={{\"type\": \"json_object\"}}'{no_stream(stream)}\n"
+            "Describe JSON as JSON")
+    text = ip.user_ns["_auriko"].text
+    assert sent(gw)["response_format"] == {"type": "json_object"}
+    [shown] = answers(ip)
+    assert shown == {"application/json": json.loads(text), "text/plain": text}
+    assert isinstance(shown["application/json"], dict) and shown["application/json"]["topic"]
+    assert bool(growing(ip)) is stream
+    assert all("text/markdown" not in g for g in growing(ip))  # partial JSON is never rendered as markdown
+
+
+def test_format_json_shows_plain_text_when_the_answer_is_not_json(ip: Any) -> None:
+    run(ip, "%%auriko --format json --no-stream\nNot JSON at all")
+    text = ip.user_ns["_auriko"].text
+    with pytest.raises(ValueError):
+        json.loads(text)
+    assert answers(ip) == [{"text/plain": text}]
+
+
+# -- session defaults: the ledger and %config -------------------------------------------------------------------
+
+def test_config_ledger_writes_to_that_file_and_off_stops(ip: Any, gw: GatewayHandle, tmp_path: Path,
+                                                         isolated_session_ledger: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # the session ledger is put back as it was after the test, whatever conftest does
+    monkeypatch.setattr(ledger_mod, "_session", ledger_mod._session)
+    monkeypatch.setattr(ledger_mod, "_session_off", ledger_mod._session_off)
+    path = tmp_path / "notebook ledger" / "calls.sqlite"  # a new folder, and a space the line must keep
+    run(ip, f"%auriko config 'ledger={path}'")
+    on = ledger_mod.session_ledger()
+    assert on is not None and on.path == path
+    run(ip, "%%auriko --no-stream --tag led\nFirst to the ledger")
+    first = ip.user_ns["_auriko"].request_id
+    run(ip, "%%auriko --tag led\nSecond, streamed")
+    second = ip.user_ns["_auriko"].request_id
+    with Ledger(path, readonly=True) as led:
+        df = led.to_dataframe()
+    assert list(df["request_id"]) == [first, second] == [r["request_id"] for r in chat_records(gw)[-2:]]
+    assert list(df["status"]) == ["ok", "ok"] and list(df["stream"]) == [False, True]
+    assert [json.loads(t) for t in df["tags"]] == [["led"], ["led"]]
+    assert not isolated_session_ledger.exists()  # the default file got nothing
+    run(ip, "%auriko config ledger=off")
+    assert ledger_mod.session_ledger() is None
+    run(ip, "%%auriko --no-stream\nNot logged")
+    run(ip, "%%auriko\nNor this")
+    with Ledger(path, readonly=True) as led:
+        assert len(led) == 2
+    assert not isolated_session_ledger.exists()
+    log = run(ip, "%auriko log")  # with the ledger off, the magics' own records
+    assert list(log["request_id"])[-2:] == [r["request_id"] for r in chat_records(gw)[-2:]] and len(log) == 4
+
+
+def test_ledger_path_trait_and_empty_means_the_default_file(ip: Any, gw: GatewayHandle, tmp_path: Path,
+                                                           isolated_session_ledger: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_mod, "_session", ledger_mod._session)
+    monkeypatch.setattr(ledger_mod, "_session_off", ledger_mod._session_off)
+    path = tmp_path / "trait.sqlite"
+    run(ip, f"%config AurikoMagics.ledger_path = {str(path)!r}")
+    run(ip, "%%auriko --no-stream\nTo the trait's file")
+    first = ip.user_ns["_auriko"].request_id
+    run(ip, "%config AurikoMagics.ledger_path = ''")  # the trait's documented meaning: the default file, not off
+    on = ledger_mod.session_ledger()
+    assert on is not None and on.path == isolated_session_ledger  # $AURIKO_NB_LEDGER, as at start-up
+    run(ip, "%%auriko --no-stream\nTo the default file")
+    second = ip.user_ns["_auriko"].request_id
+    run(ip, "%auriko config ledger=off")
+    run(ip, "%%auriko --no-stream\nTo no file")
+    with Ledger(path, readonly=True) as mine, Ledger(isolated_session_ledger, readonly=True) as default:
+        assert list(mine.to_dataframe()["request_id"]) == [first]
+        assert list(default.to_dataframe()["request_id"]) == [second]
+    run(ip, "%auriko config ledger=")  # the same through %auriko config
+    back = ledger_mod.session_ledger()
+    assert back is not None and back.path == isolated_session_ledger
+
+
+def test_config_traits_reach_the_request(ip: Any, gw: GatewayHandle) -> None:
+    run(ip, "%config AurikoMagics.default_optimize = 'ttft-focus'")
+    run(ip, "%config AurikoMagics.max_tokens = 12")
+    run(ip, "%config AurikoMagics.stream = False")
+    run(ip, "%%auriko\nTraits please")
+    body, res = sent(gw), ip.user_ns["_auriko"]
+    assert body["gateway"]["routing"] == {"optimize": "ttft-focus"} and body["max_tokens"] == 12
+    assert "stream" not in body and not growing(ip)
+    assert res.routing_metadata.routing_strategy == "ttft-focus" and res.usage.completion_tokens <= 12
+    run(ip, "%%auriko -s cost --max-tokens 5\nThe cell wins")
+    body = sent(gw)
+    assert body["gateway"]["routing"] == {"optimize": "cost"} and body["max_tokens"] == 5
+    run(ip, "%config AurikoMagics.default_optimize = ''")
+    run(ip, "%config AurikoMagics.max_tokens = None")
+    run(ip, "%config AurikoMagics.stream = True")
+    run(ip, "%%auriko\nBack to the built-in defaults")
+    body = sent(gw)
+    assert "gateway" not in body and "max_tokens" not in body and body["stream"] is True
+
+
+# -- API errors -------------------------------------------------------------------------------------------------
+
+BAD_KEY = "sk-live-not-an-auriko-key-5c0ffee1d"
+
+
+@pytest.fixture(scope="module")
+def limited_gw() -> Iterator[GatewayHandle]:
+    with serve(seed=5, speed=0.02, faults={"rate_limit": 1.0}) as g:
+        yield g
+
+
+def failed_cell(ip: Any, cell: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run a cell that must fail with one UsageError line, no traceback, nothing displayed and no key shown."""
+    capsys.readouterr()
+    result = ip.run_cell(cell)
+    assert not result.success
+    out = capsys.readouterr()
+    everything = out.out + out.err + json.dumps([o["data"] for o in outputs(ip)], default=str)
+    assert KEY not in everything and BAD_KEY not in everything and "Bearer" not in everything
+    assert "Traceback" not in everything and not outputs(ip)
+    lines = [ln for ln in out.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("UsageError: "), out.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_invalid_key_fails_the_cell_with_401_and_a_hint(ip: Any, gw: GatewayHandle, stream: bool,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AURIKO_API_KEY", BAD_KEY)  # not an ak_ key: the gateway refuses it
+    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys)
+    rec = chat_records(gw)[-1]
+    assert rec["status"] == 401 and rec["body"] is None  # refused before the body was read
+    assert line.startswith("UsageError: 401 invalid_api_key: Invalid API key")
+    assert "hint: Create a key in the Auriko dashboard" in line
+    assert line.endswith(f"request id {rec['request_id']})") and "request id req_" in line
+    last = ip.user_ns["_magics"].state.records[-1]
+    assert (last["status"], last["http_status"], last["request_id"]) == ("error", 401, rec["request_id"])
+    assert BAD_KEY not in json.dumps(last, default=str)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_rate_limit_fails_the_cell_with_429_after_the_retries(ip: Any, limited_gw: GatewayHandle, stream: bool,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("AURIKO_BASE_URL", limited_gw.base_url)  # every call there is rate limited
+    monkeypatch.setattr("auriko_nb.client.backoff_delay", lambda *a, **k: 0.0)  # the retries, without the waits
+    before = len(chat_records(limited_gw))
+    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys)
+    tries = chat_records(limited_gw)[before:]
+    assert [(r["status"], r["fault"]) for r in tries] == [(429, "rate_limit")] * 3
+    assert line.startswith("UsageError: 429 rate_limit_exceeded: Rate limit exceeded. Retry after")
+    assert "after 3 attempts" in line and line.endswith(f"request id {tries[-1]['request_id']})")
+    assert "hint:" not in line  # the gateway gives none for a rate limit
+    last = ip.user_ns["_magics"].state.records[-1]
+    assert (last["status"], last["http_status"], last["attempts"]) == ("error", 429, 3)
