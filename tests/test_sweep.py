@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -48,6 +49,47 @@ def test_grid_is_complete_one_row_per_cell(gw: GatewayHandle, tmp_path: Path) ->
     assert all(b["stream"] is True and b["max_tokens"] == 30 for b in bodies)
     no_pref = [b for b in bodies if "optimize" not in (b.get("gateway") or {}).get("routing", {})]
     assert len(no_pref) == 8
+
+
+class RecordingBar:
+    """Stands in for tqdm: remembers what the sweep did to its progress bar."""
+
+    made: list[RecordingBar] = []
+
+    def __init__(self, *, total: int, desc: str, unit: str) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
+        self.n = 0
+        self.postfixes: list[dict[str, object]] = []
+        self.closed = False
+        RecordingBar.made.append(self)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def set_postfix(self, refresh: bool = True, **values: object) -> None:
+        self.postfixes.append(values)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_progress_bar_counts_every_cell_and_shows_the_spend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tqdm.auto
+    monkeypatch.setattr(RecordingBar, "made", [])
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    with serve(seed=3, speed=0.02, faults={"server_error": 0.3}) as gw:
+        sweep = Sweep(PROMPTS * 2, models=["gpt-4o-mini", "claude-sonnet-4-6"], concurrency=3, client=client_on(gw),
+                      ledger=None, progress=True, stream=False, max_retries=0)
+        df = asyncio.run(sweep.run())
+    ok, failed = df[df.status == "ok"], df[df.status == "error"]
+    assert len(df) == 8 and len(ok) >= 1 and len(failed) >= 1  # the seed gives both kinds
+    [bar] = RecordingBar.made
+    assert bar.total == len(sweep.cells) == 8 and bar.unit == "call" and sweep.run_id in bar.desc
+    assert bar.n == len(df) and bar.closed
+    assert len(bar.postfixes) == len(df)  # refreshed once per finished row
+    # the spend shown at the end is what the successful rows cost, formatted as the sweep formats it
+    assert bar.postfixes[-1] == {"spend": f"${ok['cost_usd'].astype(float).sum():.4f}", "errors": len(failed)}
+    assert float(str(bar.postfixes[-1]["spend"])[1:]) > 0
 
 
 def test_concurrency_never_exceeds_the_cap(gw: GatewayHandle) -> None:
@@ -105,6 +147,47 @@ def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
                 assert nxt["received_at"] - prev["received_at"] >= retry_after - 0.002
 
 
+def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    import auriko_nb.sweep as sweep_mod
+    from auriko_nb.limiter import AdaptiveLimiter
+
+    acquired: list[float] = []  # when each call got its slot (monotonic, the clock of the gateway's received_at)
+    handled: list[tuple[float, float, float | None, int]] = []  # a 429 handled: (began, done, retry_after, limit)
+
+    class Recording(AdaptiveLimiter):
+        async def acquire(self) -> None:
+            await super().acquire()
+            acquired.append(time.monotonic())
+
+        async def rate_limited_for(self, retry_after: float | None) -> None:
+            began = time.monotonic()
+            await super().rate_limited_for(retry_after)
+            handled.append((began, time.monotonic(), retry_after, self.limit))
+    monkeypatch.setattr(sweep_mod, "AdaptiveLimiter", Recording)
+
+    speed, concurrency = 0.25, 8
+    retry_after = 1.0 * speed  # what the gateway's simulated rate limit sends (Retry-After: 0.25)
+    with serve(seed=2, speed=speed, faults={"rate_limit": 0.25}, fixed_latency_ms=60) as gw:  # calls take 15 ms
+        sweep = Sweep([f"pause {i}" for i in range(20)], models=["gpt-4o-mini"], concurrency=concurrency,
+                      client=client_on(gw), ledger=None, progress=False)
+        df = asyncio.run(sweep.run())
+        reqs = [r for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+    assert (df.status == "ok").all() and len(df) == 20
+    answered_429 = [r["received_at"] for r in reqs if r["status"] == 429]
+    assert len(answered_429) >= 2 and len(handled) == len(answered_429) and len(acquired) == len(reqs)
+    assert all(ra == retry_after for _, _, ra, _ in handled)
+    # the limit halves: 8 -> 4 on the first 429, and 20 cells are too few to win it all back (4+5+6+7 successes)
+    assert isinstance(sweep.limiter, Recording) and handled[0][3] == concurrency // 2
+    assert sweep.limiter.limit < concurrency
+    # Every cell waits, not just the one that got the 429: after a 429 answered at t, a request reaches the
+    # gateway before t + Retry-After only if it had its slot before the sweep handled that 429 (it was on its way).
+    for t in answered_429:
+        done = min(d for began, d, _, _ in handled if began >= t)  # a 429 handled after this one was answered
+        on_their_way = sum(a < done for a in acquired) - sum(r["received_at"] <= t for r in reqs)
+        early = [r for r in reqs if t < r["received_at"] < t + retry_after - 0.002]
+        assert len(early) <= on_their_way, (t, [(r["received_at"] - t, r["status"]) for r in early])
+
+
 def test_resume_runs_exactly_the_missing_cells(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "resume.sqlite")
     grid = dict(models=["gpt-4o-mini", "deepseek-chat"], strategies=["cost", "balanced"], ledger=ledger,
@@ -148,6 +231,24 @@ def test_compare_works_inside_a_running_event_loop(gw: GatewayHandle) -> None:
                        progress=False)
     df = asyncio.run(notebook_cell())
     assert len(df) == 1 and df.status.iloc[0] == "ok"
+
+
+def test_compare_without_a_client_or_key_runs_on_the_offline_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
+    connect_mod = importlib.import_module("auriko_nb.connect")  # the module (ak.connect is the function)
+    monkeypatch.delenv("AURIKO_API_KEY", raising=False)
+    monkeypatch.delenv("AURIKO_BASE_URL", raising=False)
+    monkeypatch.delenv("AURIKO_NB_OFFLINE_SEED", raising=False)
+    monkeypatch.setenv("AURIKO_NB_OFFLINE_SPEED", "0.02")
+    started: dict[tuple[int, float], GatewayHandle] = {}
+    monkeypatch.setattr(connect_mod, "_gateways", started)  # only this test's embedded gateway, stopped below
+    try:
+        df = ak.compare(["hi"], models=["gpt-4o-mini"], ledger=None, progress=False)
+    finally:
+        for g in started.values():
+            g.stop()
+    assert list(started) == [(0, 0.02)]  # ak.connect()'s gateway, at the speed from the environment
+    assert len(df) == 1 and (df.source == "offline").all() and (df.status == "ok").all()
+    assert started[(0, 0.02)].stats.successes == 1
 
 
 def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,14 +303,21 @@ def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path) ->
 
 
 def test_hundreds_of_calls_finish_near_the_ideal_time() -> None:
-    with serve(seed=6, speed=0.02) as gw:
+    # every call's TTFT is pinned to 200 ms with the answer right after, so the ideal is exact: 300 calls, 30 at a
+    # time -> 10 rounds of 200 ms = 2.0 s. Measured 2.3-2.4 s alone, 2.6-2.8 s with three such runs sharing 2 cores;
+    # halving the concurrency cannot take less than 20 rounds = 4.0 s (measured 4.14 s), past the bound of 3.6 s.
+    calls, k, latency_s = 300, 30, 0.2
+    with serve(seed=6, speed=1.0, fixed_latency_ms=latency_s * 1000) as gw:
+        compare("warm-up", models=["gpt-4o-mini"], client=client_on(gw), ledger=None, progress=False)  # imports
         t0 = time.perf_counter()
-        df = compare([f"bulk {i}" for i in range(300)], models=["gpt-4o-mini"], concurrency=50,
+        df = compare([f"bulk {i}" for i in range(calls)], models=["gpt-4o-mini"], concurrency=k,
                      client=client_on(gw), ledger=None, progress=False)
         wall = time.perf_counter() - t0
-    assert (df.status == "ok").all() and len(df) == 300
-    ideal = df["latency_ms"].astype(float).sum() / 1000 / 50
-    assert wall < 2.0 * ideal + 1.5, (wall, ideal)
+        assert gw.stats.max_in_flight == k
+    assert (df.status == "ok").all() and len(df) == calls
+    assert (df["latency_ms"].astype(float) >= latency_s * 1000).all()  # the pin holds: no call was faster
+    ideal = calls / k * latency_s
+    assert wall <= 1.6 * ideal + 0.4, (wall, ideal)
 
 
 def test_bad_sweep_arguments_fail_fast() -> None:
