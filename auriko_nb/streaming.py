@@ -328,6 +328,7 @@ class ChatStream(_StreamBase):
     def __iter__(self) -> Iterator[str]:
         if self._check_reuse():
             return
+        events: Any = None
         try:
             self._check_content_type()
             events = EventSource(self._response).iter_sse()
@@ -351,6 +352,9 @@ class ChatStream(_StreamBase):
             self._cancel(e)
             raise
         finally:
+            if events is not None:  # closed here, not left to the garbage collector
+                with suppress(Exception):
+                    events.close()
             self._response.close()
             if self._deadline is not None:
                 self._deadline.disarm()
@@ -386,6 +390,7 @@ class AsyncChatStream(_StreamBase):
     async def __aiter__(self) -> AsyncIterator[str]:
         if self._check_reuse():
             return
+        events: Any = None
         try:
             self._check_content_type()
             events = EventSource(self._response).aiter_sse()
@@ -412,6 +417,9 @@ class AsyncChatStream(_StreamBase):
             self._cancel(e)
             raise
         finally:
+            if events is not None:  # closed here, on this task, not by the garbage collector on some other loop
+                with suppress(Exception):
+                    await events.aclose()
             await self._response.aclose()
             if self._deadline is not None:
                 self._deadline.disarm()
