@@ -94,6 +94,7 @@ class Client(BaseClient):
             sent = time.perf_counter()
             retry_after = None
             response: httpx.Response | None = None
+            handed_over = False  # a stream keeps its deadline armed: the stream object disarms it
             if clock is not None:
                 clock.bound(request)
             try:
@@ -101,38 +102,27 @@ class Client(BaseClient):
                 at_headers = time.perf_counter()
                 if clock is not None:
                     clock.arm(response)  # the body, or the whole stream, ends by the deadline
-                if response.status_code < 400:
-                    if not stream:
-                        try:
-                            response.read()
-                            if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
-                                raise clock.error(attempt, response.headers.get("x-request-id"))
-                        finally:
-                            response.close()
-                            if clock is not None:
-                                clock.disarm()
+                if response.status_code < 400 and stream:
+                    handed_over = True
                     return response, attempt, sent, at_headers
                 try:
                     response.read()
                 finally:
                     response.close()
-                    if clock is not None:
-                        clock.disarm()
+                if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
+                    raise clock.error(attempt, response.headers.get("x-request-id"))
+                if response.status_code < 400:
+                    return response, attempt, sent, at_headers
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
-                if clock is not None:
+                if clock is not None and clock.passed:
+                    raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
+                err = _connection_error(exc, attempt, response)  # retried below only if it is transient
+            finally:
+                if clock is not None and not handed_over:
                     clock.disarm()
-                    if clock.passed:
-                        raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
-                err = _connection_error(exc, attempt, response)
-                if not _retriable_transport(exc):
-                    raise err from None
-            except BaseException:
-                if clock is not None:
-                    clock.disarm()
-                raise
             if attempt > self.max_retries or not is_retryable(err):
                 raise err
             delay = backoff_delay(attempt - 1, retry_after)
@@ -195,7 +185,8 @@ class Client(BaseClient):
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
+                                       deadline=deadline)
         return self._inference(prep, stream)
 
     def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False, model: str | None = None,
@@ -206,7 +197,8 @@ class Client(BaseClient):
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
+                                       deadline=deadline)
         return self._inference(prep, stream)
 
     # -- discovery and account ---------------------------------------------------------------------
@@ -278,6 +270,7 @@ class AsyncClient(BaseClient):
             sent = time.perf_counter()
             retry_after = None
             response: httpx.Response | None = None
+            handed_over = False  # a stream keeps its deadline armed: the stream object disarms it
             if clock is not None:
                 clock.bound(request)
             try:
@@ -285,38 +278,27 @@ class AsyncClient(BaseClient):
                 at_headers = time.perf_counter()
                 if clock is not None:
                     clock.arm(response, asyncio.get_running_loop())  # the body, or the whole stream, ends by the deadline
-                if response.status_code < 400:
-                    if not stream:
-                        try:
-                            await response.aread()
-                            if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
-                                raise clock.error(attempt, response.headers.get("x-request-id"))
-                        finally:
-                            await response.aclose()
-                            if clock is not None:
-                                clock.disarm()
+                if response.status_code < 400 and stream:
+                    handed_over = True
                     return response, attempt, sent, at_headers
                 try:
                     await response.aread()
                 finally:
                     await response.aclose()
-                    if clock is not None:
-                        clock.disarm()
+                if clock is not None and clock.expired:  # a read-to-close body the hang-up ended
+                    raise clock.error(attempt, response.headers.get("x-request-id"))
+                if response.status_code < 400:
+                    return response, attempt, sent, at_headers
                 err: AurikoError = error_from_response(response.status_code, response.content, response.headers,
                                                        attempt)
                 retry_after = err.retry_after
             except httpx.RequestError as exc:
-                if clock is not None:
+                if clock is not None and clock.passed:
+                    raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
+                err = _connection_error(exc, attempt, response)  # retried below only if it is transient
+            finally:
+                if clock is not None and not handed_over:
                     clock.disarm()
-                    if clock.passed:
-                        raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
-                err = _connection_error(exc, attempt, response)
-                if not _retriable_transport(exc):
-                    raise err from None
-            except BaseException:
-                if clock is not None:
-                    clock.disarm()
-                raise
             if attempt > self.max_retries or not is_retryable(err):
                 raise err
             delay = backoff_delay(attempt - 1, retry_after)
@@ -356,39 +338,41 @@ class AsyncClient(BaseClient):
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
                    extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
-             deadline: float | None = ...,
+                   deadline: float | None = ...,
                    **params: Any) -> Result: ...
     @overload
     async def chat(self, prompt: Messages, *, stream: Literal[True], model: str | None = ...,
                    routing: RoutingArg = ..., metadata: MetadataArg = ..., models: Sequence[str] | None = ...,
                    gateway: Mapping[str, Any] | None = ..., system: str | None = ...,
                    extra_headers: Mapping[str, str] | None = ..., run_id: str | None = ..., cell: str | None = ...,
-             deadline: float | None = ...,
+                   deadline: float | None = ...,
                    **params: Any) -> AsyncChatStream: ...
 
     async def chat(self, prompt: Messages, *, stream: bool = False, model: str | None = None,
                    routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                    gateway: Mapping[str, Any] | None = None, system: str | None = None,
                    extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
-             deadline: float | None = None,
+                   deadline: float | None = None,
                    **params: Any) -> Result | AsyncChatStream:
         """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`)."""
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
+                                       deadline=deadline)
         return await self._inference(prep, stream)
 
     async def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False,
                         model: str | None = None, routing: RoutingArg = None, metadata: MetadataArg = None,
                         models: Sequence[str] | None = None, gateway: Mapping[str, Any] | None = None,
                         extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
-             deadline: float | None = None,
+                        deadline: float | None = None,
                         **params: Any) -> Result | AsyncChatStream:
         """A Responses API call (preview endpoint); same options and result shape as `chat`."""
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
-                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell, deadline=deadline)
+                                       extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
+                                       deadline=deadline)
         return await self._inference(prep, stream)
 
     async def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:

@@ -125,12 +125,12 @@ class AurikoMagics(Magics, Configurable):
     @staticmethod
     def _set_ledger(path: str) -> None:
         """Point the session ledger at `path`: 'off' turns it off, '' goes back to the default file."""
-        from .ledger import DEFAULT_LEDGER_PATH, LEDGER_ENV, set_session_ledger
+        from .ledger import _OFF_VALUES, DEFAULT_LEDGER_PATH, LEDGER_ENV, set_session_ledger
 
         path = path.strip()
         if not path:  # as at start-up: $AURIKO_NB_LEDGER (which may say off) or ./auriko_ledger.sqlite
             path = os.environ.get(LEDGER_ENV, "").strip() or DEFAULT_LEDGER_PATH
-        set_session_ledger(None if path.lower() in ("off", "none", "0", "false", "no") else path)
+        set_session_ledger(None if path.lower() in _OFF_VALUES else path)
 
     # -- entry point ---------------------------------------------------------------------------------
 

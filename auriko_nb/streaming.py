@@ -266,11 +266,10 @@ class _StreamBase:
 
     def _finish(self) -> Result:
         latency = (time.perf_counter() - self._sent_at) * 1000
-        if not self._acc.done and self._deadline is not None and self._deadline.passed:
-            raise self._deadline.stream_error(self._acc.text)  # the hang-up ended a read-to-close body
-        if not self._acc.done:
-            raise StreamError("the stream ended before its end marker ([DONE] or a terminal event)",
-                              code="stream_incomplete", partial_text=self._acc.text)
+        if not self._acc.done:  # the deadline's hang-up can end a read-to-close body early: say so
+            raise self._deadline_error() or StreamError(
+                "the stream ended before its end marker ([DONE] or a terminal event)", code="stream_incomplete",
+                partial_text=self._acc.text)
         try:
             final = self._acc.final()
         except (ValidationError, TypeError, ValueError) as e:
@@ -282,11 +281,15 @@ class _StreamBase:
             self._client._emit(self._result.to_record())
         return self._result
 
-    def _stream_error(self, exc: Exception) -> StreamError:
-        """The error for a transport failure mid-stream: the deadline's, if it is what cut the stream."""
+    def _deadline_error(self) -> StreamError | None:
+        """The error to raise if the call's deadline has passed, else None."""
         if self._deadline is not None and self._deadline.passed:
             return self._deadline.stream_error(self._acc.text)
-        return _transport_stream_error(exc, self._acc.text)
+        return None
+
+    def _stream_error(self, exc: Exception) -> StreamError:
+        """The error for a transport failure mid-stream: the deadline's, if it is what cut the stream."""
+        return self._deadline_error() or _transport_stream_error(exc, self._acc.text)
 
     def _fail(self, err: AurikoError) -> AurikoError:
         err.attempts = self.attempts
@@ -338,8 +341,8 @@ class ChatStream(_StreamBase):
                     yield delta
                 if self._acc.done:
                     break
-                if self._deadline is not None and self._deadline.passed:
-                    raise self._deadline.stream_error(self._acc.text)
+                if (late := self._deadline_error()) is not None:
+                    raise late
             self._finish()
             with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
                 for _ in islice(events, DRAIN_EVENTS):  # read to the end of the body: the connection is reused
@@ -400,8 +403,8 @@ class AsyncChatStream(_StreamBase):
                     yield delta
                 if self._acc.done:
                     break
-                if self._deadline is not None and self._deadline.passed:
-                    raise self._deadline.stream_error(self._acc.text)
+                if (late := self._deadline_error()) is not None:
+                    raise late
             self._finish()
             with suppress(httpx.TransportError, httpx.DecodingError, SSEError):
                 n = 0

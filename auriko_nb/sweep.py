@@ -5,8 +5,8 @@ a budget and an adaptive rate limit; every grid cell ends as exactly one row (ok
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
+import urllib.request
 import uuid
 import warnings
 from collections import deque
@@ -66,7 +66,7 @@ def build_grid(n_prompts: int, models: Sequence[str], strategies: Sequence[str |
 
 def _http_client(connections: int, timeout: float | httpx.Timeout) -> httpx.AsyncClient:
     """An httpx client for many calls in flight: a sharded pool (BENCHMARKS.md), or one pool behind a proxy."""
-    if any(os.environ.get(v) or os.environ.get(v.lower()) for v in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")):
+    if {"http", "https", "all"} & set(urllib.request.getproxies()):  # the proxy settings httpx itself reads
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         return httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True)  # honours the proxy
     return httpx.AsyncClient(transport=ShardedTransport(connections), timeout=timeout, follow_redirects=True)

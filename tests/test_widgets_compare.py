@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from kernel_helpers import kernel  # noqa: E402
 
 import auriko_nb as ak  # noqa: E402
 from auriko_nb.ledger import Ledger  # noqa: E402
@@ -351,17 +352,7 @@ def test_the_panel_displays_itself_and_labels_live_clients(ledger: Ledger) -> No
 @pytest.mark.skipif(os.environ.get("AURIKO_NB_SKIP_KERNEL") == "1", reason="kernel test disabled")
 def test_in_a_real_kernel_a_comm_click_runs_on_the_kernel_loop(tmp_path: Path) -> None:
     """The browser's click (a comm message) schedules the run on the kernel's loop; the kernel stays responsive."""
-    jupyter_client = pytest.importorskip("jupyter_client")
-    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
-    try:
-        def run(code: str) -> str:
-            out: list[str] = []
-            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
-                m["content"].get("text", "") if m["msg_type"] == "stream" else
-                m["content"].get("ename", "") + m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
-            assert reply["content"]["status"] == "ok", "".join(out)
-            return "".join(out)
-
+    with kernel() as (run, comm):
         setup = (
             "import auriko_nb as ak\n"
             "from auriko_nb.offline import serve\n"
@@ -376,17 +367,12 @@ def test_in_a_real_kernel_a_comm_click_runs_on_the_kernel_loop(tmp_path: Path) -
             "print(panel.run_button.model_id)\n"
         )
         model_id = run(setup).strip()
-        msg = kc.session.msg("comm_msg", {"comm_id": model_id,
-                                          "data": {"method": "custom", "content": {"event": "click"}}})
-        kc.shell_channel.send(msg)
+        comm(model_id, {"method": "custom", "content": {"event": "click"}})
         # the next cell runs while the sweep is still going: the click did not block the kernel
         assert run("print(panel.task is not None, panel.running, panel.task.done())").strip() == "True True False"
         done = run("await panel.task\nprint(len(panel.results), set(panel.results.status), panel.error == '', "
                    "'offline simulation' in panel.header.value)")
         assert done.strip() == "32 {'ok'} True True"
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 async def test_cancelling_the_task_itself_keeps_a_consistent_result(client: ak.Client, ledger: Ledger) -> None:

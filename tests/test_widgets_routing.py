@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kernel_helpers import kernel
 
 import auriko_nb as ak
 from auriko_nb.connect import connect
@@ -231,20 +232,9 @@ def test_without_a_client_the_panel_uses_connect(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.skipif(os.environ.get("AURIKO_NB_SKIP_KERNEL") == "1", reason="kernel test disabled")
 def test_in_a_real_kernel_the_toggle_changes_the_next_cell(gw: GatewayHandle) -> None:
     """The browser's edits (comm `update` messages) change what the next `%%auriko` cell sends, in a kernel."""
-    jupyter_client = pytest.importorskip("jupyter_client")
-    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
-    try:
-        def run(code: str) -> str:
-            out: list[str] = []
-            reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out.append(
-                m["content"].get("text", "") if m["msg_type"] == "stream" else
-                m["content"].get("ename", "") + m["content"].get("evalue", "") if m["msg_type"] == "error" else ""))
-            assert reply["content"]["status"] == "ok", "".join(out)
-            return "".join(out)
-
+    with kernel() as (run, comm):
         def update(model_id: str, state: dict[str, Any]) -> None:  # what the frontend sends when a user edits
-            kc.shell_channel.send(kc.session.msg("comm_msg", {"comm_id": model_id,
-                                                              "data": {"method": "update", "state": state}}))
+            comm(model_id, {"method": "update", "state": state})
 
         ids = run(
             "import os, json\n"
@@ -266,9 +256,6 @@ def test_in_a_real_kernel_the_toggle_changes_the_next_cell(gw: GatewayHandle) ->
         second = next_call_body(gw)
         assert first["gateway"]["routing"] == {"optimize": "ttft-focus"}, (first, labels)
         assert "gateway" not in second or "routing" not in second["gateway"], second
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def next_call_body(gw: GatewayHandle) -> Any:
