@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from ._body import TOKEN_LIMIT_KEYS, assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
 from ._deadline import Deadline, check_deadline
 from ._version import __version__
 from .errors import AuthenticationError, MalformedResponseError, RequestValidationError
@@ -20,7 +21,7 @@ from .headers import ResponseHeaders
 from .records import CallContext, make_record, prompt_id
 from .result import Result
 from .types.chat import ChatCompletion
-from .types.request import Metadata, Routing, build_gateway, coerce_metadata, coerce_routing
+from .types.request import Metadata, Routing
 from .types.responses import Response
 
 DEFAULT_BASE_URL = "https://api.auriko.ai/v1"
@@ -188,53 +189,46 @@ class BaseClient:
                            gateway: Mapping[str, Any] | None, stream: bool,
                            extra_headers: Mapping[str, str] | None, run_id: str | None,
                            params: Mapping[str, Any], cell: str | None = None,
-                           deadline: float | None = None) -> Prepared:
+                           deadline: float | None = None, extra_body: Any = None,
+                           response_metadata: Any = None) -> Prepared:
+        """The request and its record context; `extra_body` (here or in `params`) is merged as `_body` describes."""
         try:
             deadline = check_deadline(deadline) if deadline is not None else self.deadline
         except ValueError as e:
             raise RequestValidationError(str(e), param="deadline") from None
-        if self.session_defaults:
+        if "extra_body" in params:  # chat() takes it through **params
+            params = dict(params)
+            extra_body = params.pop("extra_body")
+        extra = check_extra_body(extra_body)
+        if self.session_defaults:  # defaults fill only what neither the call nor its extra_body sets
             from .session import settings
 
             if routing is None:
-                routing = settings.effective_routing()
-            if model is None and not models and not (gateway and gateway.get("models")):
+                routing = yield_to_extra(settings.effective_routing(), extra)
+            if (model is None and not models and not (gateway and gateway.get("models"))
+                    and not (extra or {}).get("model") and not extra_gateway(extra, "models")):
                 model = settings.model
-            if settings.max_tokens is not None and not {"max_tokens", "max_completion_tokens",
-                                                        "max_output_tokens"} & set(params):
+            if settings.max_tokens is not None and not set(TOKEN_LIMIT_KEYS) & (set(params) | set(extra or {})):
                 params = {**params, ("max_output_tokens" if endpoint == "responses" else "max_tokens"):
                           settings.max_tokens}
-        r = coerce_routing(routing)
-        m = coerce_metadata(metadata)
-        gw = build_gateway(routing=r, metadata=m, models=list(models) if models is not None else None, raw=gateway)
-        has_models = bool(gw and gw.get("models"))
-        if model and has_models:
-            raise RequestValidationError("model and gateway.models are mutually exclusive: send one of them",
-                                         param="gateway.models")
-        if not model and not has_models:
-            raise RequestValidationError("model: no model given (pass model= or models=[...])", param="model",
-                                         code="missing_required_parameter")
-        body: dict[str, Any] = {payload_key: payload}
-        if model:
-            body["model"] = model
-        body.update({k: v for k, v in params.items() if v is not None})
-        if stream:
-            body["stream"] = True
-        else:
-            body.pop("stream", None)
-        if gw:
-            body["gateway"] = gw
+        body = assemble(payload_key, payload, endpoint=endpoint, model=model, routing=routing, metadata=metadata,
+                        models=models, gateway=gateway, params=params, stream=stream, extra_body=extra,
+                        response_metadata=response_metadata)
         try:
             content = encode_json(body)
         except (TypeError, ValueError) as e:
-            raise RequestValidationError(f"request body is not JSON-serialisable: {e}", param="body") from None
-        sent_routing = (gw or {}).get("routing")
-        sent_meta = (gw or {}).get("metadata") or {}
+            where = "body"
+            if extra:
+                try:
+                    encode_json(extra)
+                except (TypeError, ValueError):
+                    where = "extra_body"
+            raise RequestValidationError(f"request {where} is not JSON-serialisable: {e}", param=where) from None
+        sent = sent_fields(body)
         ctx = CallContext(
-            endpoint=endpoint, model_requested=model or ",".join((gw or {}).get("models") or []),
-            routing=sent_routing if isinstance(sent_routing, dict) else None,
-            tags=sent_meta.get("tags"), trace_id=sent_meta.get("trace_id"), prompt_id=prompt_id(payload),
-            stream=stream, source=self.source, run_id=run_id, cell=cell,
+            endpoint=endpoint, model_requested=sent.model_requested, routing=sent.routing, tags=sent.tags,
+            trace_id=sent.trace_id, prompt_id=prompt_id(payload), stream=stream, source=self.source, run_id=run_id,
+            cell=cell,
         )
         return Prepared("POST", path, body, keyed=True, context=ctx,
                         headers=dict(extra_headers) if extra_headers else None, content=content,
@@ -273,8 +267,9 @@ class BaseClient:
                 status_code=response.status_code, request_id=headers.request_id,
                 headers=response.headers) from None
 
-    def _result(self, prep: Prepared, response: httpx.Response, attempts: int, ttft_ms: float,
+    def _result(self, prep: Prepared, response: httpx.Response, attempts: int, headers_ms: float,
                 latency_ms: float) -> Result:
+        """The Result of a non-streamed call: no first token, so `ttft_ms` is None; `headers_ms` is time to headers."""
         assert prep.context is not None
         try:
             parsed: ChatCompletion | Response = (
@@ -286,7 +281,8 @@ class BaseClient:
         headers = ResponseHeaders.parse(response.headers)
         self.last_headers = headers
         res = Result(text=parsed.text, response=parsed, routing_metadata=parsed.routing_metadata, headers=headers,
-                     ttft_ms=ttft_ms, latency_ms=latency_ms, attempts=attempts, context=prep.context)
+                     ttft_ms=None, latency_ms=latency_ms, attempts=attempts, context=prep.context,
+                     headers_ms=headers_ms)
         if self.record_hooks:
             self._emit(res.to_record())
         return res

@@ -10,6 +10,39 @@ from typing import Any
 from . import errors as E
 from .headers import ResponseHeaders
 
+# The SDK's registry (auriko/errors/_registry.py, a mirror of the server's error_codes.json): (type, status) -> codes.
+_REGISTRY_GROUPS: dict[tuple[str, int], tuple[str, ...]] = {
+    ("authentication_error", 401): ("invalid_api_key", "expired_api_key", "invalid_recovery_code",
+                                    "mfa_verification_failed"),
+    ("permission_error", 403): ("insufficient_permissions", "feature_disabled", "mfa_required"),
+    ("invalid_request_error", 400): (
+        "invalid_request", "missing_required_parameter", "invalid_parameter_value", "context_length_exceeded",
+        "content_filtered", "field_immutable", "operation_not_allowed", "unknown_field", "payment_declined",
+        "payment_method_invalid", "tools_not_supported", "json_mode_not_supported", "structured_output_not_supported",
+        "tools_with_structured_output_not_supported", "vision_not_supported", "reasoning_not_supported",
+        "thinking_disable_not_supported", "streaming_not_supported", "non_streaming_not_supported", "batch_only",
+        "tier_opt_in_required", "tool_choice_required_not_supported", "cost_constraint_exceeded",
+        "latency_constraint_exceeded", "throughput_constraint_not_met", "provider_not_in_allowlist",
+        "provider_blocked", "required_params_not_supported", "byok_keys_required", "platform_keys_unavailable",
+        "unsupported_modalities", "no_compatible_endpoint", "no_responses_endpoint",
+        "input_requires_responses_endpoint", "response_api_only", "hosted_tool_not_supported", "no_tools_on_endpoint"),
+    ("invalid_request_error", 413): ("payload_too_large",),
+    ("invalid_request_error", 409): ("idempotency_conflict", "idempotency_replay_unavailable",
+                                     "state_precondition_failed", "duplicate_resource"),
+    ("invalid_request_error", 405): ("method_not_allowed",),
+    ("not_found_error", 404): ("model_not_found", "resource_not_found"),
+    ("rate_limit_error", 429): ("rate_limit_exceeded", "budget_exhausted", "insufficient_quota"),
+    ("api_error", 503): ("no_provider_available", "model_unavailable", "service_unavailable"),
+    ("api_error", 502): ("upstream_error",),
+    ("api_error", 504): ("upstream_timeout",),
+    ("api_error", 500): ("internal_error",),
+    ("api_error", 0): ("client_disconnected", "stream_duration_exceeded"),  # mid-stream only
+}
+CODE_REGISTRY: dict[str, tuple[str, int]] = {code: key for key, codes in _REGISTRY_GROUPS.items() for code in codes}
+"""Error code -> (documented type, HTTP status), as the SDK's registry has them."""
+ERROR_TYPES = frozenset({"invalid_request_error", "authentication_error", "permission_error", "not_found_error",
+                         "rate_limit_error", "api_error"})
+
 _BY_TYPE: dict[str, type[E.APIStatusError]] = {
     "invalid_request_error": E.BadRequestError,
     "authentication_error": E.AuthenticationError,
@@ -58,7 +91,7 @@ def error_from_envelope(payload: Mapping[str, Any], status: int, headers: Respon
     h = headers or ResponseHeaders()
     inner = payload.get("error") if isinstance(payload.get("error"), Mapping) else payload
     assert isinstance(inner, Mapping)
-    type_ = _str_or_none(inner.get("type"))
+    type_ = _str_or_none(inner.get("type")) or CODE_REGISTRY.get(str(inner.get("code")), (None, 0))[0]
     cls = _class_for(status, type_)
     return cls(
         _str_or_none(inner.get("message")) or f"HTTP {status} with no message",
@@ -75,6 +108,21 @@ def error_from_envelope(payload: Mapping[str, Any], status: int, headers: Respon
         headers=raw_headers,
         body=dict(payload),
     )
+
+
+def error_from_code(payload: Mapping[str, Any], headers: ResponseHeaders | None = None) -> E.APIStatusError:
+    """The typed error for a flat Responses stream error event (§6.2): type and status from its code's registry entry.
+
+    As the SDK's `map_error_from_code`: an unknown code is `api_error` with status 500.
+    """
+    nested = payload.get("error")
+    inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else payload
+    code = _str_or_none(inner.get("code"))
+    given = _str_or_none(inner.get("type"))
+    type_, status = CODE_REGISTRY.get(code or "", (given if given in ERROR_TYPES else "api_error", 500))
+    message = inner.get("message") or (nested if isinstance(nested, str) else None)
+    fields = {**inner, "type": type_, "message": message or "the stream sent an error event with no message"}
+    return error_from_envelope({"error": fields}, status, headers)
 
 
 def error_from_response(status: int, content: bytes, raw_headers: Mapping[str, str],

@@ -1,4 +1,9 @@
-"""The retry rule and backoff of the official SDK (§9.2)."""
+"""The retry rule and backoff of the official SDK (§9.2), with deliberate differences.
+
+Unlike the SDK we do not retry an error body that is not a valid envelope on a 4xx status (the SDK makes it an
+`api_error` `malformed_response` and retries it; we class it by status), nor an envelope whose code or type is
+missing or unknown on a 4xx; nothing past the call's `deadline=`; and never a stream that had begun.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Summaries of call rows (per group: success, TTFT/latency percentiles, cost, provider share) and the
 cost–TTFT Pareto frontier. Pure, vectorised functions on DataFrames of records: no I/O.
+
+TTFT exists for streamed calls only: a non-streamed answer arrives whole (its time to headers is
+`headers_ms_client`, about its latency), so TTFT statistics use rows with `stream` true and ignore the rest.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import pandas as pd
 
 from .ledger import coerce_types
 
-__all__ = ["summarize", "pareto", "SUMMARY_COLUMNS"]
+__all__ = ["summarize", "pareto", "streamed", "SUMMARY_COLUMNS"]
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "calls", "ok", "errors", "cancelled", "success_rate", "ttft_server_p50", "ttft_server_p95", "ttft_client_p50",
@@ -19,6 +22,7 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "cost_per_1k_output_tokens_usd", "provider_share",
 )
 _NUMERIC = {"ttft_server": "ttft_ms_server", "ttft_client": "ttft_ms_client", "latency": "latency_ms"}
+_TTFT = ("ttft_server", "ttft_client")
 
 
 def _by_list(by: str | Sequence[str]) -> list[str]:
@@ -32,6 +36,19 @@ def _number(df: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(df[col], errors="coerce").astype("float64")
 
 
+def streamed(df: pd.DataFrame) -> np.ndarray:
+    """Which rows may carry a TTFT: all but those whose `stream` is false (missing counts as unknown, kept).
+
+    An older ledger stored a non-streamed call's time to headers as its TTFT; the `stream` column tells them apart.
+    """
+    if "stream" not in df.columns:
+        return np.ones(len(df), dtype=bool)
+    s = df["stream"]
+    if s.dtype == object or str(s.dtype) in ("str", "string"):
+        s = s.map(lambda v: str(v).strip().lower() not in ("false", "0"), na_action="ignore")
+    return s.astype("boolean").fillna(True).to_numpy(dtype=bool)
+
+
 def _share_text(counts: pd.Series) -> str:
     """Ok-call counts by (group..., provider) -> 'openai 60%, groq 40%' (largest first, ties by name)."""
     total = counts.sum()
@@ -43,8 +60,11 @@ def _share_text(counts: pd.Series) -> str:
 def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
     """One row per group: counts over all rows; percentiles, means and per-token cost over `ok` rows only.
 
+    TTFT percentiles (client and server) use the ok rows of streamed calls only; latency uses every ok row.
+
     `success_rate` is ok / (ok + errors): cancelled calls were never attempted. `cost_total_usd` sums every
-    billed row. `provider_share` is a text like "openai 60%, groq 40%" of each group's ok calls, or, when
+    billed row, counting a sweep's `cost_estimated_usd` for calls that may have been billed without a reported
+    cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `provider_share` is a text like "openai 60%, groq 40%" of each group's ok calls, or, when
     'provider' is one of `by`, that provider's fraction of the ok calls in its group without 'provider'.
     """
     keys = _by_list(by)
@@ -59,12 +79,13 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
     w["ok"] = ok.astype("int64")
     w["errors"] = (status == "error").to_numpy().astype("int64")
     w["cancelled"] = (status == "cancelled").to_numpy().astype("int64")
+    ttft_ok = ok & streamed(d)
     for name, col in _NUMERIC.items():
-        w[name] = _number(d, col).where(ok)
+        w[name] = _number(d, col).where(ttft_ok if name in _TTFT else ok)
     w["throughput_mean"] = _number(d, "throughput_tps").where(ok)
     cost, tokens = _number(d, "cost_usd"), _number(d, "completion_tokens")
     w["cost_mean_usd"] = cost.where(ok)
-    w["cost_total_usd"] = cost
+    w["cost_total_usd"] = cost.fillna(_number(d, "cost_estimated_usd"))  # a sweep's estimate where none was reported
     priced = ok & cost.notna().to_numpy() & (tokens > 0).to_numpy()
     w["_priced_cost"], w["_priced_tokens"] = cost.where(priced), tokens.where(priced)
 
@@ -101,13 +122,25 @@ def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.Da
     return text.reindex(out.index).astype("object")
 
 
-def pareto(data: pd.DataFrame, x: str = "cost_mean_usd", y: str = "ttft_client_p50",
+def pareto(data: pd.DataFrame, x: str = "cost_mean_usd", y: str | None = None,
            by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
     """The groups no other group beats on both `x` and `y` (lower is better), sorted by `x`.
 
-    `data` is a `summarize` result, or raw rows, which are summarized by `by` first.
+    `data` is a `summarize` result, or raw rows, which are summarized by `by` first. `y` defaults to
+    "ttft_client_p50", or "latency_p50" when no group has a TTFT (no streamed calls); `.attrs["y"]` says which.
     """
-    s = data if x in data.columns and y in data.columns else summarize(data, by)
+    want = y or "ttft_client_p50"
+    s = data if x in data.columns and want in data.columns else summarize(data, by)
+    if y is None:
+        has_ttft = want in s.columns and pd.to_numeric(s[want], errors="coerce").notna().any()
+        y = want if has_ttft or "latency_p50" not in s.columns else "latency_p50"
+    front = _front(s, x, y)
+    front.attrs["y"] = y
+    return front
+
+
+def _front(s: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """The undominated rows of `s` on columns `x` and `y`, sorted by `x`."""
     xs, ys = pd.to_numeric(s[x], errors="coerce"), pd.to_numeric(s[y], errors="coerce")
     valid = s[(xs.notna() & ys.notna()).to_numpy()]
     if valid.empty:

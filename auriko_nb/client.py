@@ -1,7 +1,8 @@
 """`Client` and `AsyncClient`: every Auriko endpoint over httpx, with retries, typed errors and timing.
 
-Timing uses `time.perf_counter` (monotonic): `ttft_ms` runs from sending the successful attempt to its first
-content delta (to the response headers when not streamed), `latency_ms` to its last byte.
+Timing uses `time.perf_counter` (monotonic), from sending the successful attempt: `headers_ms` to its response
+headers, `ttft_ms` to its first content delta (streamed calls only: None when not streamed), `latency_ms` to
+its last byte.
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ class Client(BaseClient):
             self._emit_cancelled(prep.context, exc)
             raise
         if stream:
-            return ChatStream(self, response, prep.context, attempts, sent, prep.clock)
+            return ChatStream(self, response, prep.context, attempts, sent, prep.clock,
+                              headers_ms=(at_headers - sent) * 1000)
         done = time.perf_counter()
         try:
             return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
@@ -180,7 +182,9 @@ class Client(BaseClient):
         """A chat completion from a prompt string or message list; `stream=True` returns an iterable ChatStream.
 
         `routing`/`metadata` take models or plain dicts (validated before sending); `gateway` is the raw escape
-        hatch merged on top; any other keyword is an OpenAI parameter sent as is.
+        hatch merged on top; any other keyword is an OpenAI parameter sent as is. `extra_body={...}` (as in the
+        openai SDK) is merged into the body unvalidated, its `gateway` one level deep into the typed options and
+        dict children field by field; a field given twice with different values is a `RequestValidationError`.
         """
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
@@ -192,13 +196,20 @@ class Client(BaseClient):
     def responses(self, input: str | Sequence[Mapping[str, Any]], *, stream: bool = False, model: str | None = None,
                   routing: RoutingArg = None, metadata: MetadataArg = None, models: Sequence[str] | None = None,
                   gateway: Mapping[str, Any] | None = None, extra_headers: Mapping[str, str] | None = None,
-                  run_id: str | None = None, cell: str | None = None,
-             deadline: float | None = None, **params: Any) -> Result | ChatStream:
-        """A Responses API call (preview endpoint); same options and result shape as `chat`."""
+                  run_id: str | None = None, cell: str | None = None, deadline: float | None = None,
+                  response_metadata: Mapping[str, str] | None = None, extra_body: Mapping[str, Any] | None = None,
+                  **params: Any) -> Result | ChatStream:
+        """A Responses API call (preview endpoint); same options and result shape as `chat`.
+
+        `metadata=` is Auriko's gateway metadata (tags, user_id, trace_id, custom_fields), as in `chat`; the Responses
+        API's own top-level OpenAI `metadata` (str to str) is `response_metadata=` (or `extra_body={"metadata": ...}`).
+        `extra_body` is merged as in `chat`: a field also set elsewhere with a different value is an error.
+        """
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
                                        extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
-                                       deadline=deadline)
+                                       deadline=deadline, extra_body=extra_body,
+                                       response_metadata=response_metadata)
         return self._inference(prep, stream)
 
     # -- discovery and account ---------------------------------------------------------------------
@@ -325,7 +336,8 @@ class AsyncClient(BaseClient):
             self._emit_cancelled(prep.context, exc)
             raise
         if stream:
-            return AsyncChatStream(self, response, prep.context, attempts, sent, prep.clock)
+            return AsyncChatStream(self, response, prep.context, attempts, sent, prep.clock,
+                                   headers_ms=(at_headers - sent) * 1000)
         done = time.perf_counter()
         try:
             return self._result(prep, response, attempts, (at_headers - sent) * 1000, (done - sent) * 1000)
@@ -354,7 +366,9 @@ class AsyncClient(BaseClient):
                    extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
                    deadline: float | None = None,
                    **params: Any) -> Result | AsyncChatStream:
-        """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`)."""
+        """A chat completion; `stream=True` returns an AsyncChatStream (`async for delta in stream`).
+
+        Options as in `Client.chat`, `extra_body` included (merged into the body, conflicts refused)."""
         prep = self._prepare_inference("chat.completions", "/chat/completions", "messages",
                                        to_messages(prompt, system), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
@@ -366,13 +380,16 @@ class AsyncClient(BaseClient):
                         model: str | None = None, routing: RoutingArg = None, metadata: MetadataArg = None,
                         models: Sequence[str] | None = None, gateway: Mapping[str, Any] | None = None,
                         extra_headers: Mapping[str, str] | None = None, run_id: str | None = None, cell: str | None = None,
-                        deadline: float | None = None,
+                        deadline: float | None = None, response_metadata: Mapping[str, str] | None = None,
+                        extra_body: Mapping[str, Any] | None = None,
                         **params: Any) -> Result | AsyncChatStream:
-        """A Responses API call (preview endpoint); same options and result shape as `chat`."""
+        """A Responses API call (preview endpoint); same options as `Client.responses` (`metadata=` is gateway
+        metadata, `response_metadata=` the API's own top-level metadata, `extra_body` merged with conflict checks)."""
         prep = self._prepare_inference("responses", "/responses", "input", to_input(input), model=model, routing=routing,
                                        metadata=metadata, models=models, gateway=gateway, stream=stream,
                                        extra_headers=extra_headers, run_id=run_id, params=params, cell=cell,
-                                       deadline=deadline)
+                                       deadline=deadline, extra_body=extra_body,
+                                       response_metadata=response_metadata)
         return await self._inference(prep, stream)
 
     async def models(self, endpoint: Literal["chat_completions", "responses"] | None = None) -> ModelList:

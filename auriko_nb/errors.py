@@ -10,7 +10,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-_SECRET = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9_\-]{8,}[A-Za-z0-9._~+/=\-]*|\bak_[A-Za-z0-9_\-]{6,}")
+# Not preceded by a letter (a digit or `_` may be: `%22ak_...` in URL-encoded JSON, `bad_ak_...`), or preceded by a
+# percent escape (`%2Fak_...`); the space after "Bearer" may be percent- or form-encoded (`%20`, `+`).
+_START = r"(?:(?<![A-Za-z])|(?<=%[0-9A-Fa-f]{2}))"
+_SECRET = re.compile(rf"(?i){_START}bearer(?:\s|%20|\+)+[A-Za-z0-9_\-]{{8,}}[A-Za-z0-9._~+/=\-]*"
+                     rf"|{_START}ak_[A-Za-z0-9_\-]{{6,}}")
 
 
 def redact(value: Any) -> Any:
@@ -176,10 +180,9 @@ class APIConnectionError(AurikoError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The request did not complete within the client's timeout."""
+    """The request did not complete within the client's timeout; code `api_connection_error`, as the SDK's."""
 
     def __init__(self, message: str = "Request timed out.", **kwargs: Any) -> None:
-        kwargs.setdefault("code", "api_timeout")
         super().__init__(message, **kwargs)
 
 
@@ -195,9 +198,32 @@ class StreamError(AurikoError):
         return super().__str__() + f" [{len(self.partial_text)} characters received before the failure]"
 
 
+_STREAM_CLASSES: dict[type[APIStatusError], type[StreamError]] = {}
+
+
+def stream_error_class(cls: type[APIStatusError]) -> type[StreamError]:
+    """The class of a mid-stream error payload of type `cls`: both a StreamError and `cls` (cached per class).
+
+    `except RateLimitError` catches a mid-stream rate limit, and `isinstance(err, StreamError)` still says
+    the stream had begun (so it is never retried).
+    """
+    found = _STREAM_CLASSES.get(cls)
+    if found is None:
+        name = "Stream" + cls.__name__
+        found = type(name, (StreamError, cls), {"__module__": __name__, "__qualname__": name,
+                                                "__doc__": f"A {cls.__name__} sent mid-stream, after the 200."})
+        _STREAM_CLASSES[cls] = globals()[name] = found
+    return found
+
+
 class MalformedResponseError(AurikoError):
     """The gateway answered 2xx with a body that is not the documented shape (not JSON, wrong fields)."""
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         kwargs.setdefault("code", "malformed_response")
         super().__init__(message, **kwargs)
+
+
+for _cls in (APIStatusError, BadRequestError, ConflictError, AuthenticationError, PermissionDeniedError, NotFoundError,
+             RateLimitError, ServerError):  # made at import, so an error pickled in one process loads in another
+    stream_error_class(_cls)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._body import Sent, check_extra_body, merge_gateway, sent_fields
+from .errors import RequestValidationError
 from .headers import ResponseHeaders
 from .records import CallContext, prompt_id
 from .result import Result
@@ -34,6 +36,18 @@ def _as_dict(response: Any) -> dict[str, Any]:
                     f"not {type(response).__name__}; for a stream, pass the final chunk's data or use ak.Client")
 
 
+def _sent(model_requested: str | None, routing: Mapping[str, Any] | None, extra_body: Any) -> Sent:
+    """The request fields the row shows, from the caller's arguments and the `extra_body` they sent (as the client
+    merges them: `routing=` and `extra_body["gateway"]["routing"]` field by field, a different value twice refused)."""
+    extra = check_extra_body(extra_body) or {}
+    gw = merge_gateway({"routing": dict(routing)} if routing else None, {"routing": "routing="}, extra.get("gateway"))
+    model = model_requested if model_requested is not None else extra.get("model")
+    if model_requested is not None and extra.get("model") not in (None, model_requested):
+        raise RequestValidationError(f"model given twice: model_requested= says {model_requested!r}, "
+                                     f'extra_body["model"] says {extra["model"]!r}', param="model")
+    return sent_fields({"model": model, "gateway": gw})
+
+
 def _request_id(response: Any) -> str | None:
     rid = getattr(response, "_request_id", None)
     if isinstance(rid, str):
@@ -44,20 +58,26 @@ def _request_id(response: Any) -> str | None:
 
 def record(response: Any, *, prompt: str | Sequence[Mapping[str, Any]] | None = None,
            model_requested: str | None = None, routing: Mapping[str, Any] | None = None,
-           latency_ms: float | None = None, ttft_ms: float | None = None, run_id: str | None = None,
-           source: str = "live", ledger: Any = _DEFAULT) -> dict[str, Any]:
-    """A record (ledger row) for a response made elsewhere; appended to the session ledger unless `ledger=None`."""
+           extra_body: Mapping[str, Any] | None = None, latency_ms: float | None = None, ttft_ms: float | None = None,
+           run_id: str | None = None, source: str = "live", ledger: Any = _DEFAULT) -> dict[str, Any]:
+    """A record (ledger row) for a response made elsewhere; appended to the session ledger unless `ledger=None`.
+
+    Pass what you asked for: `model_requested=` (else `extra_body["model"]` or its `gateway.models`; never the
+    response's provider model id, so it stays empty when unknown), and `routing=` and/or the `extra_body` you sent
+    (its `gateway.routing` gives `optimize`, its `gateway.metadata` the tags and trace_id; a field given in both
+    with different values is a `RequestValidationError`).
+    """
     data = _as_dict(response)
     is_responses = data.get("object") == "response"
     parsed: ChatCompletion | Response = (Response.model_validate(data) if is_responses
                                          else ChatCompletion.model_validate(data))
+    sent = _sent(model_requested, routing, extra_body)
     messages: Any = prompt if prompt is not None else ""
     if isinstance(prompt, str) and not is_responses:
         messages = [{"role": "user", "content": prompt}]
     ctx = CallContext(endpoint="responses" if is_responses else "chat.completions",
-                      model_requested=model_requested or parsed.model or None,
-                      routing=dict(routing) if routing else None, tags=None, trace_id=None,
-                      prompt_id=prompt_id(messages), stream=False, source=source, run_id=run_id)
+                      model_requested=sent.model_requested, routing=sent.routing, tags=sent.tags,
+                      trace_id=sent.trace_id, prompt_id=prompt_id(messages), stream=ttft_ms is not None, source=source, run_id=run_id)
     res = Result(text=parsed.text, response=parsed, routing_metadata=parsed.routing_metadata,
                  headers=ResponseHeaders(request_id=_request_id(response), offline=source == "offline"),
                  ttft_ms=ttft_ms, latency_ms=latency_ms, attempts=1, context=ctx)

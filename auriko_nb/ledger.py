@@ -35,7 +35,8 @@ DEFAULT_LEDGER_PATH = "auriko_ledger.sqlite"
 _OFF_VALUES = {"off", "none", "0", "false", "no"}
 BUSY_TIMEOUT_S = 30.0
 
-FLOAT_COLUMNS = ("ttft_ms_server", "ttft_ms_client", "latency_ms", "throughput_tps", "cost_usd", "cache_savings_usd")
+FLOAT_COLUMNS = ("ttft_ms_server", "ttft_ms_client", "headers_ms_client", "latency_ms", "throughput_tps", "cost_usd", "cost_estimated_usd",
+                 "cache_savings_usd")
 INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens", "warning_count", "http_status", "attempts")
 BOOL_COLUMNS = ("stream",)
 CATEGORY_COLUMNS = ("provider", "routing_strategy", "optimize", "status", "model_canonical", "source", "endpoint")

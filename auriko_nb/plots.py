@@ -1,6 +1,9 @@
 """Charts of call rows: cost against TTFT with the Pareto frontier, TTFT spread, cost and provider share by
 strategy, spend over time. Each takes a DataFrame of records and an optional `ax=`, and returns the Axes;
 matplotlib is imported only when a chart is drawn.
+
+TTFT comes from streamed calls only; when the rows have none, the TTFT charts plot latency instead and say so
+on the axis.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .analysis import pareto, summarize
+from .analysis import pareto, streamed, summarize
 from .ledger import coerce_types
 
 if TYPE_CHECKING:
@@ -79,14 +82,30 @@ def _check_ttft(ttft: str) -> str:
     return ttft
 
 
+def _timing(ok: pd.DataFrame, ttft: str) -> tuple[pd.Series, str, str]:
+    """Per ok call: the TTFT of streamed calls, with its axis label and summary column; or, when no call has
+    one, the latency, labelled with the reason there is no TTFT."""
+    is_streamed = streamed(ok)
+    t = _number(ok, f"ttft_ms_{ttft}").where(is_streamed)
+    if t.notna().any():
+        return t, f"TTFT, {ttft} (ms)", f"ttft_{ttft}_p50"
+    reason = "no streamed calls, so no TTFT" if not is_streamed.any() else f"no {ttft}-side TTFT reported"
+    return _number(ok, "latency_ms"), f"latency (ms) — {reason}", "latency_p50"
+
+
 def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client") -> Axes:
     """Each ok call as a point (cost, TTFT), one colour per provider, with the Pareto frontier of the
-    strategy × provider groups (mean cost, median TTFT) drawn as a labelled step line."""
-    col = f"ttft_ms_{_check_ttft(ttft)}"
+    strategy × provider groups (mean cost, median TTFT) drawn as a labelled step line.
+
+    TTFT is that of the streamed calls; with none, the chart uses latency and its axis label says so."""
+    _check_ttft(ttft)
     ax = _axes(ax)
-    _decorate(ax, f"Cost vs time to first token ({ttft} side)", "cost per call (USD)", f"TTFT, {ttft} (ms)")
     ok = _ok(df)
-    cost, t = _number(ok, "cost_usd"), _number(ok, col)
+    t, ylabel, ycol = _timing(ok, ttft)
+    metric = "TTFT" if ycol.startswith("ttft") else "latency"
+    title = f"Cost vs time to first token ({ttft} side)" if metric == "TTFT" else "Cost vs latency"
+    _decorate(ax, title, "cost per call (USD)", ylabel)
+    cost = _number(ok, "cost_usd")
     keep = (cost.notna() & t.notna()).to_numpy()
     if not keep.any():
         return _message(ax)
@@ -95,13 +114,13 @@ def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client")
     for name in sorted(colours):
         mask = (providers == name).to_numpy()
         ax.scatter(cost[keep][mask], t[keep][mask], s=18, alpha=0.6, color=colours[name], label=name)
-    front = pareto(df, x="cost_mean_usd", y=f"ttft_{ttft}_p50", by=("routing_strategy", "provider"))
+    front = pareto(df, x="cost_mean_usd", y=ycol, by=("routing_strategy", "provider"))
     if not front.empty:
-        ax.step(front["cost_mean_usd"], front[f"ttft_{ttft}_p50"], where="post", color="black", lw=1.2,
-                marker="D", ms=5, label="Pareto frontier (mean cost, p50 TTFT)")
+        ax.step(front["cost_mean_usd"], front[ycol], where="post", color="black", lw=1.2,
+                marker="D", ms=5, label=f"Pareto frontier (mean cost, p50 {metric})")
         for _, g in front.iterrows():
             name = " · ".join(UNKNOWN if pd.isna(g[k]) else str(g[k]) for k in ("routing_strategy", "provider"))
-            ax.annotate(name, (g["cost_mean_usd"], g[f"ttft_{ttft}_p50"]), xytext=(4, 4),
+            ax.annotate(name, (g["cost_mean_usd"], g[ycol]), xytext=(4, 4),
                         textcoords="offset points", fontsize=8)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
@@ -110,12 +129,16 @@ def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client")
 
 def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = None,
                       ttft: str = "client") -> Axes:
-    """A box of TTFT (ok calls) per provider or per routing strategy, with the call count under each box."""
-    col = f"ttft_ms_{_check_ttft(ttft)}"
+    """A box of TTFT (ok streamed calls) per provider or per routing strategy, with the call count under each box.
+
+    With no streamed calls, the boxes are of latency and the axis label says so."""
+    _check_ttft(ttft)
     ax = _axes(ax)
-    _decorate(ax, f"TTFT by {by.replace('_', ' ')} ({ttft} side)", by.replace("_", " "), f"TTFT, {ttft} (ms)")
     ok = _ok(df)
-    t = _number(ok, col)
+    t, ylabel, ycol = _timing(ok, ttft)
+    what = f"TTFT by {by.replace('_', ' ')} ({ttft} side)" if ycol.startswith("ttft") else \
+        f"Latency by {by.replace('_', ' ')}"
+    _decorate(ax, what, by.replace("_", " "), ylabel)
     groups = {name: s.to_numpy() for name, s in t[t.notna()].groupby(_labels(ok, by)[t.notna()], sort=True)}
     if not groups:
         return _message(ax)

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 RECORD_COLUMNS: tuple[str, ...] = (
     "run_id", "call_id", "cell", "started_at", "source", "endpoint", "prompt_id", "model_requested", "optimize",
     "routing", "provider", "provider_model_id", "model_canonical", "routing_strategy", "ttft_ms_server",
-    "ttft_ms_client", "latency_ms", "throughput_tps", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "cost_usd", "cache_savings_usd", "warnings", "warning_count", "status", "error_code", "error_type",
+    "ttft_ms_client", "headers_ms_client", "latency_ms", "throughput_tps", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "cost_usd", "cost_estimated_usd", "cache_savings_usd", "warnings", "warning_count", "status", "error_code", "error_type",
     "error_message", "http_status", "attempts", "request_id", "tags", "trace_id", "stream", "finish_reason",
 )
 

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class Result:
-    """One completed call (chat or Responses), streamed or not; `to_record()` gives its ledger row."""
+    """One completed call (chat or Responses), streamed or not; `to_record()` gives its ledger row.
+
+    `ttft_ms` is the client-side time to the first content token of a stream, None for a non-streamed call
+    (it has no first token); `headers_ms` is the time to the response headers, for every call.
+    """
 
     text: str
     response: ChatCompletion | Response
@@ -27,6 +31,9 @@ class Result:
     latency_ms: float | None
     attempts: int
     context: CallContext = field(repr=False)
+    headers_ms: float | None = None
+    client_warnings: list[dict[str, str]] = field(default_factory=list, repr=False)
+    """Warnings from auriko_nb itself (`{type: "auriko_nb", code, message}`), e.g. a stream without [DONE]."""
 
     @property
     def request_id(self) -> str | None:
@@ -55,9 +62,14 @@ class Result:
 
     @property
     def warnings(self) -> list[str]:
-        """Routing warnings as one-line strings."""
+        """Routing warnings and auriko_nb's own (a field it could not read, ...) as one-line strings."""
         rm = self.routing_metadata
-        return [str(w) for w in (rm.warnings or [])] if rm else []
+        server = [str(w) for w in (rm.warnings or [])] if rm else []
+        return server + [f"{w['code']}: {w['message']}" for w in self._client_warnings()]
+
+    def _client_warnings(self) -> list[dict[str, str]]:
+        rm = self.routing_metadata
+        return (rm.client_warnings if rm else []) + self.client_warnings
 
     def _record_fields(self) -> dict[str, Any]:
         rm, u = self.routing_metadata, self.response.usage
@@ -75,9 +87,10 @@ class Result:
         elif isinstance(self.response, Response):
             finish = self.response.status
         warnings = [w.model_dump(exclude_none=True) for w in (rm.warnings or [])] if rm else []
+        warnings += self._client_warnings()
         out: dict[str, Any] = {
-            "ttft_ms_client": self.ttft_ms, "latency_ms": self.latency_ms, "attempts": self.attempts,
-            "request_id": self.headers.request_id, "prompt_tokens": prompt_tokens,
+            "ttft_ms_client": self.ttft_ms, "headers_ms_client": self.headers_ms, "latency_ms": self.latency_ms,
+            "attempts": self.attempts, "request_id": self.headers.request_id, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "cached_tokens": u.cached_tokens if u is not None else None,
             "warnings": json.dumps(warnings) if warnings else None, "warning_count": len(warnings),
             "finish_reason": finish,
@@ -109,14 +122,18 @@ class Result:
                 f"request_id={self.request_id!r})")
 
     def footer(self) -> str:
-        """One line: provider · model · strategy · TTFT · latency · tokens · cost · request id."""
+        """One line: provider · model · strategy · TTFT · latency · tokens · cost · request id.
+
+        TTFT appears for streamed calls only: a non-streamed answer arrives whole, so it shows latency alone.
+        """
         rm = self.routing_metadata
-        parts = []
+        streamed = self.context.stream
+        parts: list[str] = []
         if rm:
-            parts += [rm.provider, rm.model_canonical, rm.routing_strategy]
-            if rm.ttft_ms is not None:
+            parts += [p for p in (rm.provider, rm.model_canonical, rm.routing_strategy) if p]
+            if streamed and rm.ttft_ms is not None:
                 parts.append(f"TTFT {rm.ttft_ms:.0f} ms (server)")
-        if self.ttft_ms is not None:
+        if streamed and self.ttft_ms is not None:
             parts.append(f"TTFT {self.ttft_ms:.0f} ms (client)")
         if self.latency_ms is not None:
             parts.append(f"latency {self.latency_ms:.0f} ms")

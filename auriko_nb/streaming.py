@@ -18,13 +18,14 @@ import httpx
 from httpx_sse import EventSource, SSEError
 from pydantic import ValidationError
 
-from ._error_mapping import error_from_envelope
-from .errors import AurikoError, MalformedResponseError, StreamError
+from ._error_mapping import error_from_code, error_from_envelope
+from .errors import AurikoError, MalformedResponseError, StreamError, stream_error_class
 from .headers import ResponseHeaders
 from .records import CallContext, make_record
 from .result import Result
 from .types.chat import ChatCompletion
 from .types.responses import Response, ResponseUsage
+from .types.routing_metadata import client_warning
 
 if TYPE_CHECKING:
     from ._core import BaseClient
@@ -108,6 +109,11 @@ class ChatAccumulator:
                 out = out or ""
         return out
 
+    @property
+    def tail_arrived(self) -> bool:
+        """Usage and routing_metadata (sent last, just before [DONE]) have both arrived."""
+        return self.usage is not None and self.routing_metadata is not None
+
     def final(self) -> ChatCompletion:
         message: dict[str, Any] = {"role": self.role, "content": self.text}
         if self.tool_calls:
@@ -154,7 +160,9 @@ class ResponsesAccumulator:
 
     def _take(self, event: dict[str, Any]) -> str | None:
         etype = event.get("type")
-        if etype == "error" or (etype is None and isinstance(event.get("error"), dict)):
+        if etype == "error":  # the flat event of §6.2: type and status come from its code, as in the SDK
+            raise _stream_error(event, self.text, flat=True)
+        if etype is None and isinstance(event.get("error"), dict):
             raise _stream_error(event, self.text)
         if etype == "response.output_text.delta":
             delta = event.get("delta") or ""
@@ -169,6 +177,8 @@ class ResponsesAccumulator:
             self.response = response
             self.done = True
         return None
+
+    tail_arrived = False  # the terminal event carries usage and metadata: without it there is neither
 
     def final(self) -> Response:
         data = dict(self.response or {})
@@ -199,13 +209,17 @@ def _one_line_validation(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else first["msg"]
 
 
-def _stream_error(payload: dict[str, Any], partial: str) -> StreamError:
-    """A StreamError carrying the envelope's code, type and provider, and the text received so far."""
-    if isinstance(payload.get("error"), str) and payload.get("type") != "error":
+def _stream_error(payload: dict[str, Any], partial: str, flat: bool = False) -> StreamError:
+    """The error an error payload mid-stream stands for: a StreamError (keeping the text received so far) that is
+    also the registry's class (`RateLimitError`, ...). A chat envelope keeps status 200, as in the SDK; a flat
+    Responses error event takes type and status from its code."""
+    if isinstance(payload.get("error"), str) and not flat:
         payload = {"error": {"message": payload["error"]}}  # `{"error": "text"}`: the text is the message
-    inner = error_from_envelope(payload, 200)
-    return StreamError(inner.message, partial_text=partial, code=inner.code or "stream_error", type=inner.type,
-                       status_code=200, param=inner.param, provider=inner.provider, suggestion=inner.suggestion)
+    inner = error_from_code(payload) if flat else error_from_envelope(payload, 200)
+    cls = stream_error_class(type(inner))
+    return cls(inner.message, partial_text=partial, code=inner.code or "stream_error", type=inner.type,
+               status_code=inner.status_code, param=inner.param, provider=inner.provider,
+               suggestion=inner.suggestion, doc_url=inner.doc_url, body=dict(payload))
 
 
 def _transport_stream_error(exc: Exception, partial: str) -> StreamError:
@@ -222,13 +236,14 @@ class _StreamBase:
     """State and result-building shared by the sync and async stream objects."""
 
     def __init__(self, client: BaseClient, response: httpx.Response, context: CallContext, attempts: int,
-                 sent_at: float, deadline: Deadline | None = None) -> None:
+                 sent_at: float, deadline: Deadline | None = None, headers_ms: float | None = None) -> None:
         self._client = client
         self._deadline = deadline
         self._response = response
         self.context = context
         self.attempts = attempts
         self._sent_at = sent_at
+        self.headers_ms = headers_ms  # sending to the response headers
         self.ttft_ms: float | None = None
         self.headers = ResponseHeaders.parse(response.headers)
         client.last_headers = self.headers
@@ -266,17 +281,23 @@ class _StreamBase:
 
     def _finish(self) -> Result:
         latency = (time.perf_counter() - self._sent_at) * 1000
+        notes: list[dict[str, str]] = []
         if not self._acc.done:  # the deadline's hang-up can end a read-to-close body early: say so
-            raise self._deadline_error() or StreamError(
-                "the stream ended before its end marker ([DONE] or a terminal event)", code="stream_incomplete",
-                partial_text=self._acc.text)
+            late = self._deadline_error()
+            if late is not None or not self._acc.tail_arrived:
+                raise late or StreamError(
+                    "the stream ended before its end marker ([DONE] or a terminal event)", code="stream_incomplete",
+                    partial_text=self._acc.text)
+            notes.append(client_warning(  # as the SDK: the answer, usage and cost arrived; keep them
+                "stream_incomplete", "the stream ended without [DONE] after its usage and routing_metadata"))
         try:
             final = self._acc.final()
         except (ValidationError, TypeError, ValueError) as e:
             raise _shape_error(e, self._acc.text) from None
         self._result = Result(text=self._acc.text, response=final, routing_metadata=final.routing_metadata,
                               headers=self.headers, ttft_ms=self.ttft_ms, latency_ms=latency,
-                              attempts=self.attempts, context=self.context)
+                              attempts=self.attempts, context=self.context, headers_ms=self.headers_ms,
+                              client_warnings=notes)
         if self._client.record_hooks:
             self._client._emit(self._result.to_record())
         return self._result
@@ -299,7 +320,8 @@ class _StreamBase:
         self._error = err
         if self._client.record_hooks:
             rec = make_record(self.context, error=err)
-            rec.update(ttft_ms_client=self.ttft_ms, request_id=self.headers.request_id)
+            rec.update(ttft_ms_client=self.ttft_ms, headers_ms_client=self.headers_ms,
+                       request_id=self.headers.request_id)
             self._client._emit(rec)
         return err
 
@@ -307,7 +329,8 @@ class _StreamBase:
         """Ctrl-C, a task cancellation or an abandoned iteration ended the stream: record it once as cancelled."""
         if self._result is None and self._error is None and not self._cancelled:
             self._cancelled = True
-            self._client._emit_cancelled(self.context, exc, ttft_ms_client=self.ttft_ms, attempts=self.attempts,
+            self._client._emit_cancelled(self.context, exc, ttft_ms_client=self.ttft_ms,
+                                         headers_ms_client=self.headers_ms, attempts=self.attempts,
                                          request_id=self.headers.request_id)
 
     def _check_reuse(self) -> bool:

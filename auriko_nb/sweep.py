@@ -5,6 +5,7 @@ a budget and an adaptive rate limit; every grid cell ends as exactly one row (ok
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import urllib.request
 import uuid
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._body import assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
+from ._core import to_messages
 from ._deadline import check_deadline
 from ._retry import backoff_delay
 from ._sharded_pool import ShardedTransport
 from .client import AsyncClient, Client
-from .errors import AurikoError, RateLimitError, StreamError
-from .estimate import DEFAULT_OUTPUT_TOKENS, estimate_call_usd
+from .errors import AurikoError, MalformedResponseError, RateLimitError, RequestValidationError, StreamError
+from .estimate import DEFAULT_OUTPUT_TOKENS, bound_call_usd, check_budget, estimate_call_usd
 from .limiter import AdaptiveLimiter
 from .records import RECORD_COLUMNS, CallContext, make_record, prompt_id
 from .types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
@@ -30,11 +33,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .ledger import Ledger
+    from .types.catalog import Directory
 
 Prompt = str | Sequence[Mapping[str, Any]]
 Row = dict[str, Any]
 DEFAULT_LEDGER: Any = object()
 RATE_LIMIT_ATTEMPTS = 8
+_CHAT_OPTIONS = frozenset({"gateway", "extra_body", "extra_headers", "deadline", "system"})  # not body fields
 
 
 class BudgetError(AurikoError, ValueError):
@@ -91,7 +96,11 @@ def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> A
 
 
 class Sweep:
-    """A comparison run; `await sweep.run()` (or `ak.compare`) returns one row per grid cell."""
+    """A comparison run; `await sweep.run()` (or `ak.compare`) returns one row per grid cell.
+
+    Other keywords (OpenAI parameters, `extra_body=`, `gateway=`, `system=`, ...) go to every call; a conflict between
+    `extra_body` and the other options (e.g. `strategies=` and its `gateway.routing.optimize`) is refused here.
+    """
 
     def __init__(self, prompts: Prompt | Sequence[Prompt], *, models: Sequence[str] | str | None = None,
                  strategies: Sequence[str | None] | None = None, routing: Routing | Mapping[str, Any] | None = None,
@@ -110,10 +119,18 @@ class Sweep:
         self.models = [models] if isinstance(models, str) else list(models)
         if not self.models:
             raise ValueError("models: give at least one model")
-        base = coerce_routing(settings.effective_routing() if routing is None else routing)
+        extra = check_extra_body(params.get("extra_body"))  # sent with every call; session defaults yield to it
+        base = coerce_routing(yield_to_extra(settings.effective_routing(), extra) if routing is None else routing)
         self.base_routing = base.to_dict() if base else {}
-        self.strategies: list[str | None] = (list(strategies) if strategies is not None
-                                             else [self.base_routing.get("optimize")])
+        extra_routing = extra_gateway(extra, "routing")
+        extra_optimize = extra_routing.get("optimize") if isinstance(extra_routing, Mapping) else None
+        if strategies is not None and extra_optimize is not None:
+            raise RequestValidationError(
+                f'strategies={list(strategies)!r} and extra_body["gateway"]["routing"]["optimize"]={extra_optimize!r} '
+                "both choose the strategy: give one of them", param="gateway.routing.optimize")
+        self.strategies: list[str | None] = (
+            list(strategies) if strategies is not None
+            else [self.base_routing.get("optimize") or (extra_optimize if extra_optimize in STRATEGIES else None)])
         for s in self.strategies:
             if s is not None and s not in STRATEGIES:
                 raise ValueError(f"strategies: unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
@@ -121,12 +138,12 @@ class Sweep:
             raise ValueError("repeats must be >= 1")
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
-        if budget_usd is not None and budget_usd <= 0:
-            raise ValueError("budget_usd must be > 0")
+        budget_usd = check_budget(budget_usd)  # a finite number > 0, or one RequestValidationError line
         self.metadata = coerce_metadata(metadata)
         self.repeats, self.concurrency, self.budget_usd, self.stream = repeats, concurrency, budget_usd, stream
         self.params, self.max_retries, self.progress, self.on_row = params, max_retries, progress, on_row
         check_deadline(params.get("deadline"))  # per call, as for client.chat: refused before anything runs
+        self._check_bodies()  # conflicts between extra_body and the other options: refused before any call
         self.output_tokens = (expected_output_tokens or params.get("max_tokens")
                               or params.get("max_completion_tokens") or DEFAULT_OUTPUT_TOKENS)
         self.resume = resume
@@ -143,6 +160,10 @@ class Sweep:
         self._stop = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._observed: dict[tuple[str, str | None], tuple[float, int]] = {}  # (model, strategy) -> (cost, n)
+        self._static: dict[str, tuple[float, float | None]] = {}  # cell -> (expected cost, upper bound or None)
+        self._reserved: dict[Cell, float] = {}  # the estimate held for each call in flight
+        self._settled: set[tuple[str, str | None]] = set()  # (model, strategy) with at least one call finished
+        self._began: set[str] = set()  # cells whose call failed after its answer began (may have been billed)
         self._captured: dict[str, Row] = {}  # the last row the client emitted, per cell
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -159,17 +180,39 @@ class Sweep:
     # -- per cell ---------------------------------------------------------------------------------------
 
     def _routing_for(self, cell: Cell) -> dict[str, Any] | None:
+        """The typed `routing=` a cell's call passes; what is sent (and recorded) also merges `extra_body`'s routing."""
         r = {k: v for k, v in self.base_routing.items() if k != "optimize"}
         if cell.strategy is not None:
             r["optimize"] = cell.strategy
         return r or None
 
+    def _body(self, cell: Cell) -> dict[str, Any]:
+        """The body a cell's call sends, assembled as the client assembles it (conflict checks included)."""
+        p = self.params
+        return assemble("messages", to_messages(self.prompts[cell.prompt_index], p.get("system")),
+                        endpoint="chat.completions", model=cell.model, routing=self._routing_for(cell),
+                        metadata=self.metadata, models=None, gateway=p.get("gateway"),
+                        params={k: v for k, v in p.items() if k not in _CHAT_OPTIONS}, stream=self.stream,
+                        extra_body=p.get("extra_body"))
+
+    def _check_bodies(self) -> None:
+        """Every prompt, model and strategy makes a valid body: a conflict is one error before any call."""
+        per_prompt = "messages" in (self.params.get("extra_body") or {})  # else only the model and strategy vary
+        for i, prompt in enumerate(self.prompts):
+            if per_prompt:
+                self._body(Cell(i, self.models[0], self.strategies[0], 0))
+            else:
+                to_messages(prompt, self.params.get("system"))
+        for model in self.models:
+            for strategy in self.strategies:
+                self._body(Cell(0, model, strategy, 0))
+
     def _context(self, cell: Cell, source: str) -> CallContext:
-        meta = self.metadata.to_dict() if self.metadata else {}
-        prompt = self.prompts[cell.prompt_index]
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        return CallContext(endpoint="chat.completions", model_requested=cell.model, routing=self._routing_for(cell),
-                           tags=meta.get("tags"), trace_id=meta.get("trace_id"), prompt_id=prompt_id(messages),
+        """The record context of a cell whose call failed or never ran: the same fields as its ok row would have."""
+        body = self._body(cell)
+        sent = sent_fields(body)
+        return CallContext(endpoint="chat.completions", model_requested=sent.model_requested, routing=sent.routing,
+                           tags=sent.tags, trace_id=sent.trace_id, prompt_id=prompt_id(body["messages"]),
                            stream=self.stream, source=source, run_id=self.run_id, cell=cell.key)
 
     async def _attempt(self, client: AsyncClient, cell: Cell) -> Row:
@@ -184,6 +227,7 @@ class Sweep:
         return self._captured.pop(cell.key, None) or result.to_record()  # the client's hook already built it
 
     async def _run_cell(self, client: AsyncClient, cell: Cell) -> Row:
+        """One cell to one row: 429s wait (adaptive limit), retryable errors retry, an answer that began never does."""
         assert self.limiter is not None
         attempts = retries = 0
         while True:
@@ -196,10 +240,13 @@ class Sweep:
             except AurikoError as err:
                 row = self._captured.pop(cell.key, {}) or make_record(self._context(cell, client.source), error=err)
                 row["attempts"] = attempts
+                if isinstance(err, StreamError | MalformedResponseError):  # the answer had begun: never sent again,
+                    self._began.add(cell.key)  # whatever `retryable` says (a mid-stream 429 is a RateLimitError too)
+                    return row
                 if isinstance(err, RateLimitError) and err.retryable and attempts < RATE_LIMIT_ATTEMPTS:
                     await self.limiter.rate_limited_for(err.retry_after)
                     continue
-                if err.retryable and not isinstance(err, StreamError) and retries < self.max_retries:
+                if err.retryable and retries < self.max_retries:
                     await asyncio.sleep(backoff_delay(retries, err.retry_after))
                     retries += 1
                     continue
@@ -207,19 +254,48 @@ class Sweep:
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 
-    def _estimate(self, cell: Cell, static: float) -> float:
-        """A call's expected cost: the directory estimate, or the mean of what such calls really cost if more."""
+    def _estimate(self, cell: Cell) -> float:
+        """What a call reserves of the budget: its upper bound (with max_tokens) or its expected cost, raised to the
+        mean of what such calls really cost when that is more (the directory can be below the real price)."""
+        expected, bound = self._static.get(cell.key, (0.0, None))
+        static = bound if bound is not None else expected
         seen = self._observed.get((cell.model, cell.strategy))
         return max(static, seen[0] / seen[1]) if seen else static
 
-    def _finish(self, row: Row, bar: Any) -> None:
+    def _may_start(self, cell: Cell, est: float) -> bool:
+        """Whether a call reserving `est` may start: spent + every in-flight reservation + `est` within the budget;
+        and without an upper bound, only one call of a (model, strategy) until one has shown what such calls cost."""
+        if self.budget_usd is None:
+            return True
+        if self.spent_usd + sum(self._reserved.values()) + est > self.budget_usd:
+            return False
+        kind = (cell.model, cell.strategy)
+        probing = self._static.get(cell.key, (0.0, None))[1] is None and kind not in self._settled
+        return not (probing and any((c.model, c.strategy) == kind for c in self._reserved))
+
+    def _charge(self, row: Row, reserved: float) -> None:
+        """Add a finished call to the spend: its reported cost (billed errors too); else, if it may have been billed
+        (ok, or failed after its answer began), its reservation, kept in `cost_estimated_usd` (never in `cost_usd`,
+        which holds only what the gateway reported) with a `cost_not_reported` warning; else nothing."""
+        cost = row.get("cost_usd")
+        if cost is not None and cost == cost:  # not None, not NaN
+            self.spent_usd += float(cost)
+            if row["status"] == "ok":
+                key = (row.get("model_requested") or "", row.get("optimize"))
+                total, n = self._observed.get(key, (0.0, 0))
+                self._observed[key] = (total + float(cost), n + 1)
+        elif reserved > 0 and (row["status"] == "ok" or row["cell"] in self._began):
+            row["cost_estimated_usd"] = reserved
+            self.spent_usd += reserved
+            warned = json.loads(row["warnings"]) if row.get("warnings") else []
+            warned.append({"type": "auriko_nb", "code": "cost_not_reported", "message": "no cost reported: the "
+                           f"sweep counted its estimate ${reserved:.6f} (cost_estimated_usd) against budget_usd"})
+            row.update(warnings=json.dumps(warned), warning_count=len(warned))
+
+    def _finish(self, row: Row, bar: Any, reserved: float = 0.0) -> None:
+        """Keep a finished row: charge it, then ledger, progress bar and `on_row`."""
         self.rows[row["cell"]] = row
-        if row["status"] == "ok" and row.get("cost_usd"):
-            cost = float(row["cost_usd"])
-            self.spent_usd += cost
-            key = (row.get("model_requested") or "", row.get("optimize"))
-            total, n = self._observed.get(key, (0.0, 0))
-            self._observed[key] = (total + cost, n + 1)
+        self._charge(row, reserved)
         if row["status"] == "error":
             self.errors += 1
         if self.ledger is not None:
@@ -235,12 +311,18 @@ class Sweep:
         row.update(error_code=reason, error_message=message, attempts=0)
         return row
 
-    def _estimates(self, directory: Any) -> dict[str, float]:
-        est: dict[str, float] = {}
-        for cell in self.cells:
-            e = estimate_call_usd(directory, cell.model, cell.strategy, self.prompts[cell.prompt_index],
-                                  int(self.output_tokens))
-            est[cell.key] = e or 0.0
+    def _estimates(self, directory: Directory | None, todo: Sequence[Cell]) -> dict[str, tuple[float, float | None]]:
+        """Per cell: the expected cost (0 when unpriced) and, with an output cap, the upper bound of its body."""
+        est: dict[str, tuple[float, float | None]] = {}
+        for cell in todo:
+            if directory is None:
+                est[cell.key] = (0.0, None)
+                continue
+            body = self._body(cell)
+            routing = (body.get("gateway") or {}).get("routing")
+            expected = estimate_call_usd(directory, cell.model, cell.strategy, self.prompts[cell.prompt_index],
+                                         int(self.output_tokens))
+            est[cell.key] = (expected or 0.0, bound_call_usd(directory, cell.model, routing, body["messages"], body))
         return est
 
     def _done_cells(self) -> dict[str, Row]:
@@ -270,7 +352,13 @@ class Sweep:
             loop.call_soon_threadsafe(_do)
 
     async def run(self) -> pd.DataFrame:
-        """Run the grid; returns one row per cell (resumed cells included)."""
+        """Run the grid; returns one row per cell (resumed cells included).
+
+        With `budget_usd`, a call starts only while the spend plus every in-flight call's reserved estimate plus its
+        own stay within the budget. With `max_tokens` (or `max_completion_tokens`) a call reserves an upper bound
+        of its cost, so the spend stays within the budget (at directory list prices); without one it reserves its
+        expected cost and the cap is best effort. `spent_usd` (this run's calls) equals the sum of their rows' cost_usd.
+        """
         self._loop = asyncio.get_running_loop()
         client = _as_async_client(self._client_arg, self.concurrency)
         client.record_hooks.append(lambda rec: self._captured.__setitem__(rec["cell"], rec)
@@ -279,66 +367,73 @@ class Sweep:
         done = self._done_cells()
         todo = [c for c in self.cells if c.key not in done]
         try:
-            estimates = self._estimates(await client.directory()) if todo else {}
-        except AurikoError:
-            estimates = {c.key: 0.0 for c in todo}
-        self.estimate_usd = sum(estimates.get(c.key, 0.0) for c in todo)
-        if self.budget_usd is not None and self.estimate_usd > self.budget_usd:
+            await self._plan(client, todo)
+        except BaseException:
             await client.aclose()
-            raise BudgetError(f"estimated cost ${self.estimate_usd:.4f} for {len(todo)} calls exceeds budget_usd="
-                              f"${self.budget_usd:.4f}; raise the budget or shrink the grid")
+            raise
         bar = self._progress_bar(len(todo))
-        pending = deque(todo)
-        inflight_est = 0.0
-        launched: dict[str, float] = {}
-
-        async def run_one(cell: Cell) -> None:
-            nonlocal inflight_est
-            try:
-                row = await self._run_cell(client, cell)
-            except asyncio.CancelledError:
-                row = self._cancelled(cell, client.source, "cancelled", "cancelled while in flight")
-            finally:
-                inflight_est -= launched.pop(cell.key, 0.0)
-            self._finish(row, bar)
-
         try:
-            while pending and not self._stop:
-                cell = pending[0]
-                est = self._estimate(cell, estimates.get(cell.key, 0.0))
-                if self.budget_usd is not None and self.spent_usd + inflight_est + est > self.budget_usd:
-                    if self._tasks:  # in-flight estimates may be pessimistic: decide again when one ends
-                        await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                        continue
-                    self.stop_reason = "budget"
-                    break
-                if len(self._tasks) >= self.limiter.limit:
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                pending.popleft()
-                inflight_est += est
-                launched[cell.key] = est
-                task = asyncio.create_task(run_one(cell))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            while self._tasks:
-                await asyncio.wait(set(self._tasks))
+            await self._schedule(client, todo, bar)
         except asyncio.CancelledError:
             self.stop_reason = "interrupted"
             for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            raise
+        finally:
             self._cancel_rest(todo, client.source, bar)
             await client.aclose()
             if bar is not None:
                 bar.close()
-            raise
-        self._cancel_rest(todo, client.source, bar)
-        await client.aclose()
-        if bar is not None:
-            bar.close()
         self.rows = {**{k: dict(v) for k, v in done.items()}, **self.rows}
         return self.results
+
+    async def _plan(self, client: AsyncClient, todo: list[Cell]) -> None:
+        """Price the cells to run from the directory; refuse to start when their expected cost passes the budget."""
+        try:
+            directory = await client.directory() if todo else None
+        except AurikoError:
+            directory = None
+        self._static = self._estimates(directory, todo)
+        self.estimate_usd = sum(expected for expected, _ in self._static.values())
+        if self.budget_usd is None:
+            return
+        if self.estimate_usd > self.budget_usd:
+            raise BudgetError(f"estimated cost ${self.estimate_usd:.4f} for {len(todo)} calls exceeds budget_usd="
+                              f"${self.budget_usd:.4f}; raise the budget or shrink the grid")
+        unpriced = sorted({c.model for c in todo if self._static[c.key] == (0.0, None)})
+        if unpriced:
+            warnings.warn(f"budget_usd: no directory price for {', '.join(unpriced)}; their calls count only what "
+                          "they report, so the cap is best effort for them", stacklevel=3)
+
+    async def _schedule(self, client: AsyncClient, todo: list[Cell], bar: Any) -> None:
+        """Start calls in grid order while the concurrency limit and the budget allow; then wait for the last ones."""
+        assert self.limiter is not None
+        pending = deque(todo)
+        while pending and not self._stop:
+            est = self._estimate(pending[0])
+            if not self._may_start(pending[0], est) or len(self._tasks) >= self.limiter.limit:
+                if not self._tasks:  # over the budget with nothing in flight: no reservation can come back
+                    self.stop_reason = "budget"
+                    break
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)  # a reservation comes back
+                continue
+            cell = pending.popleft()
+            self._reserved[cell] = est
+            task = asyncio.create_task(self._run_one(client, cell, bar))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def _run_one(self, client: AsyncClient, cell: Cell, bar: Any) -> None:
+        """One cell to its row; its reservation turns into what it cost in the same step (no await between)."""
+        try:
+            row = await self._run_cell(client, cell)
+        except asyncio.CancelledError:
+            row = self._cancelled(cell, client.source, "cancelled", "cancelled while in flight")
+        self._settled.add((cell.model, cell.strategy))
+        self._finish(row, bar, self._reserved.pop(cell, 0.0))
 
     def _cancel_rest(self, todo: list[Cell], source: str, bar: Any) -> None:
         """Every scheduled-or-not cell without a row gets its `cancelled` row (tasks cancelled before starting too)."""
@@ -377,7 +472,8 @@ def compare(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> pd.DataFrame:
 
     Works from a script and from a notebook (whose event loop is already running: the sweep then runs on a
     private loop in a worker thread). Ctrl-C cancels the calls in flight and returns every finished row,
-    the rest marked `cancelled`.
+    the rest marked `cancelled`. `budget_usd` is a hard cap when `max_tokens` is set, else best effort
+    (see `Sweep.run`).
     """
     sweep = Sweep(prompts, **kwargs)
     try:

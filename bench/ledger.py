@@ -65,7 +65,8 @@ def records(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
             rec.update(
                 provider=provider, provider_model_id=f"{model}-{provider}", model_canonical=model,
                 routing_strategy=strategy or "balanced", ttft_ms_server=round(ttft, 3),
-                ttft_ms_client=round(ttft + rng.uniform(0.5, 4.0), 3), latency_ms=round(ttft + completion * 12.5, 3),
+                ttft_ms_client=round(ttft + rng.uniform(0.5, 4.0), 3), headers_ms_client=round(ttft * 0.4, 3),
+                latency_ms=round(ttft + completion * 12.5, 3),
                 throughput_tps=round(rng.uniform(30, 1100), 3), prompt_tokens=rng.randint(8, 2000),
                 completion_tokens=completion, cached_tokens=0, cost_usd=round(completion * rng.uniform(1e-7, 6e-5), 10),
                 cache_savings_usd=0.0, finish_reason="stop",

@@ -73,8 +73,8 @@ def test_chat_plain_returns_result_with_everything() -> None:
     assert res.headers.ratelimit_limit == 600 and res.headers.ratelimit_remaining == 599
     assert res.headers.ratelimit_reset == "2026-11-25T10:00:00Z"
     assert res.headers.credits_balance_usd == 48.5
-    assert res.attempts == 1 and res.ttft_ms is not None and res.latency_ms is not None
-    assert res.latency_ms >= res.ttft_ms >= 0
+    assert res.attempts == 1 and res.ttft_ms is None and res.headers_ms is not None and res.latency_ms is not None
+    assert res.latency_ms >= res.headers_ms >= 0
     assert "stream" not in script.body()
 
 
@@ -216,4 +216,6 @@ def test_every_call_emits_one_record_through_on_record() -> None:
     assert len(rows) == 2
     assert rows[0]["optimize"] == "ttft" and rows[0]["tags"] == '["t1"]' and rows[0]["trace_id"] == "tr-1"
     assert rows[1]["stream"] is True and rows[1]["status"] == "ok" and rows[1]["ttft_ms_client"] is not None
+    assert rows[0]["stream"] is False and rows[0]["ttft_ms_client"] is None and rows[0]["headers_ms_client"] is not None
+    assert 0 <= rows[1]["headers_ms_client"] <= rows[1]["ttft_ms_client"] <= rows[1]["latency_ms"]
     assert set(rows[0]) == set(ak.RECORD_COLUMNS)

@@ -1,4 +1,4 @@
-"""Client-side timing: TTFT is measured from sending to the first content delta, on a monotonic clock."""
+"""Client-side timing: TTFT from sending to the first content delta (streams only), headers_ms to the headers."""
 
 from __future__ import annotations
 
@@ -56,12 +56,13 @@ class SlowBody(httpx.SyncByteStream):
         yield body[10:]
 
 
-def test_non_streamed_ttft_is_time_to_headers() -> None:
+def test_non_streamed_has_no_ttft_and_headers_ms_is_time_to_headers() -> None:
     def slow(request: httpx.Request) -> httpx.Response:
         time.sleep(DELAY)  # the headers come after DELAY, the rest of the body TAIL later
         return httpx.Response(200, stream=SlowBody(), headers={**HEADERS, "content-type": "application/json"})
     res = client_for(Script(slow)).chat("hi", model="m")
-    assert res.ttft_ms is not None and DELAY * 1000 <= res.ttft_ms < DELAY * 1000 + 40  # not the last byte
+    assert res.ttft_ms is None and res.to_record()["ttft_ms_client"] is None  # no first token without a stream
+    assert res.headers_ms is not None and DELAY * 1000 <= res.headers_ms < DELAY * 1000 + 40  # not the last byte
     assert res.latency_ms is not None and (DELAY + TAIL) * 1000 <= res.latency_ms < (DELAY + TAIL) * 1000 + 60
 
 

@@ -114,7 +114,7 @@ def test_model_and_gateway_models_are_exclusive_and_one_is_required() -> None:
         client.chat("hi")
     assert neither.value.param == "model" and neither.value.code == "missing_required_parameter"
     with pytest.raises(ak.RequestValidationError, match="gateway.models"):
-        client.chat("hi", models=[f"m{i}" for i in range(11)])
+        client.chat("hi", models=[])  # at least one; the maximum is the server's (tests/test_request_extra_body.py)
     assert script.requests == []
     client.chat("hi", models=["gpt-4o", "claude-sonnet-4-6"], routing={"mode": "fallback"})
     body = script.body()
@@ -146,13 +146,17 @@ def test_routing_metadata_tolerates_unknown_fields_and_string_warnings() -> None
     assert rm.warnings is not None and rm.warnings[1].message == "plain string warning"
     assert rm.warnings[1].type is None and rm.warnings[0].type == "unsupported_parameter"
     assert rm.model_extra == {"future_field": {"kept": True}}
-    assert parse_routing_metadata({"provider": "x"}) is None
-    assert parse_routing_metadata(None) is None
+    partial = parse_routing_metadata({"provider": "x"})  # field by field: what is there is kept, the rest named
+    assert partial is not None and partial.provider == "x" and partial.routing_strategy is None
+    assert [w["message"] for w in partial.client_warnings][0] == "routing_metadata.provider_model_id: missing; left empty"
+    assert parse_routing_metadata(None) is None and parse_routing_metadata("not an object") is None
 
 
 def test_completion_with_broken_routing_metadata_still_parses() -> None:
     parsed = ChatCompletion.model_validate(completion(routing_metadata={"provider": 3}, new_top_level="x"))
-    assert parsed.routing_metadata is None and parsed.text == "Hello there!"
+    assert parsed.routing_metadata is not None and parsed.routing_metadata.provider is None
+    assert parsed.text == "Hello there!" and len(parsed.routing_metadata.client_warnings) == 4
+    assert ChatCompletion.model_validate(completion(routing_metadata=[1])).routing_metadata is None
     assert parsed.model_extra == {"new_top_level": "x"}
 
 

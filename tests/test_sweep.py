@@ -140,7 +140,7 @@ def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
         by_prompt: dict[str, list[dict]] = {}
         for r in reqs:
             by_prompt.setdefault(r["body"]["messages"][0]["content"], []).append(r)
-        retry_after = 1 * 0.02
+        retry_after = 1.0  # whole seconds, as servers send it (a nominal 1 s x speed, rounded up)
         for attempts in by_prompt.values():
             for prev, nxt in zip(attempts, attempts[1:], strict=False):
                 assert prev["status"] == 429
@@ -166,7 +166,7 @@ def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatc
     monkeypatch.setattr(sweep_mod, "AdaptiveLimiter", Recording)
 
     speed, concurrency = 0.25, 8
-    retry_after = 1.0 * speed  # what the gateway's simulated rate limit sends (Retry-After: 0.25)
+    retry_after = 1.0  # what the gateway's simulated rate limit sends: Retry-After in whole seconds, rounded up
     with serve(seed=2, speed=speed, faults={"rate_limit": 0.25}, fixed_latency_ms=60) as gw:  # calls take 15 ms
         sweep = Sweep([f"pause {i}" for i in range(20)], models=["gpt-4o-mini"], concurrency=concurrency,
                       client=client_on(gw), ledger=None, progress=False)

@@ -7,6 +7,7 @@ Every response carries `X-Auriko-Offline: simulation`.
 from __future__ import annotations
 
 from .app import OFFLINE_HEADER, create_app
+from .budget import BudgetConfig
 from .catalog import Catalog, ModelInfo, Offer, ProviderInfo, Tier, load_catalog
 from .faults import FAULT_HEADER, FAULT_KINDS, FaultConfig
 from .server import GatewayHandle, serve
@@ -16,5 +17,6 @@ OfflineGateway = GatewayHandle
 
 __all__ = [
     "serve", "create_app", "load_catalog", "GatewayHandle", "OfflineGateway", "FaultConfig", "FAULT_KINDS",
-    "FAULT_HEADER", "OFFLINE_HEADER", "Catalog", "ModelInfo", "Offer", "ProviderInfo", "Tier", "SimState", "Stats",
+    "FAULT_HEADER", "OFFLINE_HEADER", "BudgetConfig", "Catalog", "ModelInfo", "Offer", "ProviderInfo", "Tier",
+    "SimState", "Stats",
 ]

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import discovery
+from .budget import BudgetConfig
 from .catalog import load_catalog
 from .envelope import GatewayError, error_response
 from .faults import FaultConfig
@@ -98,14 +99,16 @@ async def _responses(request: Request) -> Response:
 
 
 def create_app(seed: int = 0, speed: float = 1.0, faults: FaultConfig | Mapping[str, Any] | None = None,
-               rpm: int | None = None, credit_usd: float = 25.0, fixed_latency_ms: float | None = None) -> Starlette:
+               rpm: int | None = None, credit_usd: float = 25.0, fixed_latency_ms: float | None = None,
+               budget: BudgetConfig | float | Mapping[str, Any] | None = None) -> Starlette:
     """A fresh simulated gateway as an ASGI app; its state (stats, balance, ...) is `app.state.sim`.
 
     `fixed_latency_ms` pins every call's TTFT to that many ms (times `speed`) instead of sampling the provider's
-    profile, and sends the rest of the answer right after the first token.
+    profile, and sends the rest of the answer right after the first token. `budget` (USD, or a mapping with
+    `limit_usd`, `period`, `scope`) simulates a spending cap: see `auriko_nb.offline.budget`.
     """
     sim = SimState(load_catalog(), seed=seed, speed=speed, faults=FaultConfig.coerce(faults), rpm=rpm,
-                   credit_usd=credit_usd, fixed_latency_ms=fixed_latency_ms)
+                   credit_usd=credit_usd, fixed_latency_ms=fixed_latency_ms, budget=BudgetConfig.coerce(budget))
     routes = [
         Route("/v1/chat/completions", _chat, methods=["POST"]),
         Route("/v1/responses", _responses, methods=["POST"]),

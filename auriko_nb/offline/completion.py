@@ -69,7 +69,9 @@ class Completion:
         return self.ttft_s + self.completion_tokens / self.rate_tps
 
     def routing_metadata(self, late_s: float = 0.0) -> dict[str, Any]:
-        """The routing_metadata object (§5.1), reporting the planned TTFT plus `late_s` (see `applied_ttft_ms`)."""
+        """The routing_metadata object (§5.1); a stream's reports the planned TTFT plus `late_s` (`applied_ttft_ms`).
+
+        A non-streamed answer has no `ttft_ms` (the docs: streaming only); the gateway's record still keeps it."""
         c = self.cand
         total = self.cost_usd + self.savings_usd
         return {
@@ -78,7 +80,7 @@ class Completion:
             "model_canonical": c.model.id,
             "routing_strategy": self.req.strategy,
             "tier": c.tier.name,
-            "ttft_ms": self.applied_ttft_ms(late_s),
+            **({"ttft_ms": self.applied_ttft_ms(late_s)} if self.req.stream else {}),  # streaming only (§5.1)
             "throughput_tps": round(self.rate_tps, 3),
             "cost": {
                 "usd": self.cost_usd,
@@ -90,11 +92,13 @@ class Completion:
 
 
 def _param_warnings(req: InferenceRequest, cand: Candidate) -> list[dict[str, str]]:
-    return [
-        {"type": "unsupported_parameter", "code": "parameter_dropped", "param": p,
-         "message": f"{p} is not supported by {cand.provider} and was dropped."}
-        for p in req.sent_params if p not in cand.offer.parameters
-    ]
+    """Warnings in the documented {type, code, message} shape (§5.2) for dropped and ignored fields."""
+    dropped = [{"type": "unsupported_parameter", "code": "parameter_dropped",
+                "message": f"{p} is not supported by {cand.provider} and was dropped."}
+               for p in req.sent_params if p not in cand.offer.parameters]
+    ignored = [{"type": "unsupported_field", "code": "field_ignored",
+                "message": f"{f} is accepted for OpenAI compatibility but ignored."} for f in req.ignored_fields]
+    return dropped + ignored
 
 
 def build_completion(sim: SimState, req: InferenceRequest, cand: Candidate, warnings: list[dict[str, str]],

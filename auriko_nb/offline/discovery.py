@@ -71,7 +71,7 @@ async def get_me(request: Request) -> Response:
         "rate_limits": {"inference_rpm": sim.rpm or DEFAULT_RPM, "management_reads_rpm": 60,
                         "management_writes_rpm": 10},
         "expires_at": None, "created_at": sim.iso(sim.started_at), "offline": True,
-    })
+    }, headers=sim.budget_headers())
 
 
 @lru_cache(maxsize=4)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.responses import Response
 
-__all__ = ["GatewayError", "error_response", "error_payload", "dumps", "json_response", "CODE_STATUS"]
+__all__ = ["GatewayError", "error_response", "error_payload", "dumps", "json_response", "CODE_STATUS", "NOT_RETRYABLE",
+           "retry_after", "seconds_text"]
 
 # §8.3: code -> (HTTP status, error type). Codes not listed default to 400 invalid_request_error.
 CODE_STATUS: Mapping[str, tuple[int, str]] = {
@@ -28,12 +30,25 @@ CODE_STATUS: Mapping[str, tuple[int, str]] = {
     "model_unavailable": (503, "api_error"),
     "upstream_timeout": (504, "api_error"),
 }
-_NOT_RETRYABLE = frozenset({"budget_exhausted", "insufficient_quota"})
+# §9.2: codes of a retryable type that the SDK still does not retry; X-Error-Retryable is "false" on them.
+NOT_RETRYABLE = frozenset({"budget_exhausted", "insufficient_quota", "internal_error", "duplicate_resource",
+                           "field_immutable", "method_not_allowed", "operation_not_allowed",
+                           "state_precondition_failed"})
 _ERROR_CATEGORY = {
     "invalid_request_error": "invalid_request", "authentication_error": "authentication",
     "permission_error": "permission", "not_found_error": "not_found", "rate_limit_error": "rate_limit",
     "api_error": "server_error",
 }
+
+
+def retry_after(seconds: float) -> str:
+    """A `Retry-After` value as servers send it: whole seconds, rounded up (0.05 s -> "1")."""
+    return str(max(0, math.ceil(round(seconds, 6))))
+
+
+def seconds_text(value: str) -> str:
+    """A Retry-After value in words for error messages: "1 second", "12 seconds"."""
+    return f"{value} second" + ("" if value == "1" else "s")
 
 
 def dumps(obj: Any) -> bytes:
@@ -81,7 +96,7 @@ def error_payload(type_: str, code: str, message: str, *, param: str | None = No
 
 def error_response(err: GatewayError, extra_headers: Mapping[str, str] | None = None) -> Response:
     """The envelope response: JSON body, charset content type, X-Error-* and Retry-After headers."""
-    retryable = err.type in ("rate_limit_error", "api_error") and err.code not in _NOT_RETRYABLE
+    retryable = err.type in ("rate_limit_error", "api_error") and err.code not in NOT_RETRYABLE
     headers = {
         "content-type": "application/json; charset=utf-8",
         "x-error-retryable": "true" if retryable else "false",

@@ -1,4 +1,12 @@
-"""Fault injection: server-wide rates drawn deterministically in arrival order, or forced per request by header."""
+"""Fault injection: server-wide rates drawn deterministically in arrival order, or forced per request by header.
+
+Kinds: `rate_limit` (429 from Auriko's own limiter: `X-Rate-Limit-Source: auriko`), `upstream_rate_limit` (429
+passed on from the provider: `X-Rate-Limit-Source: upstream`, `X-Error-Provider`), `budget_exhausted` (429 with
+the `X-Budget-*` headers, see budget.py; the header form `budget_exhausted:<period>:<scope>` picks the budget),
+`server_error` (500 internal_error), `unavailable` (503), `stream_error`, `disconnect`, `malformed_json`,
+`html_error` (a proxy's 502 page) and `stall` (504 after `stall_seconds`). A 429 or 503 carries `Retry-After`
+in whole seconds (1 s times speed, rounded up), as servers send it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .budget import PERIODS, SCOPES
 from .envelope import GatewayError
 
 __all__ = ["FAULT_KINDS", "FAULT_HEADER", "FaultConfig", "Fault", "FaultPlan"]
 
 FAULT_KINDS: tuple[str, ...] = (
     "rate_limit", "server_error", "unavailable", "stream_error", "disconnect", "malformed_json", "html_error", "stall",
+    "upstream_rate_limit", "budget_exhausted",
 )
 FAULT_HEADER = "x-auriko-fault"
 DEFAULT_STALL_SECONDS = 30.0
@@ -64,25 +74,34 @@ class Fault:
 
     kind: str | None = None
     providers_down: frozenset[str] = frozenset()
+    args: tuple[str, ...] = ()  # what follows the kind in the header, e.g. ("weekly", "api_key")
 
 
 def parse_fault_header(value: str) -> Fault:
     """Parse `X-Auriko-Fault`: a kind, `provider_down:a,b`, or both separated by ';'."""
     kind: str | None = None
+    args: tuple[str, ...] = ()
     down: set[str] = set()
     for part in (p.strip() for p in value.split(";")):
         if not part:
             continue
-        if part.startswith("provider_down:"):
+        name, *rest = part.split(":")
+        if name == "provider_down" and rest:
             down.update(x.strip() for x in part.split(":", 1)[1].split(",") if x.strip())
-        elif part in FAULT_KINDS:
-            kind = part
+        elif part in FAULT_KINDS or (name == "budget_exhausted" and _budget_args(rest)):
+            kind, args = name, tuple(rest)
         else:
             raise GatewayError(
                 "invalid_parameter_value", f"X-Auriko-Fault: unknown fault {part!r}", param="X-Auriko-Fault",
-                suggestion=f"Use one of {', '.join(FAULT_KINDS)} or provider_down:<name>[,<name>...].",
+                suggestion=f"Use one of {', '.join(FAULT_KINDS)}, budget_exhausted:<period>:<scope> or "
+                           f"provider_down:<name>[,<name>...].",
             )
-    return Fault(kind, frozenset(down))
+    return Fault(kind, frozenset(down), args)
+
+
+def _budget_args(rest: list[str]) -> bool:
+    """Whether `budget_exhausted:` is followed by a known period and (optionally) a known scope."""
+    return 1 <= len(rest) <= 2 and rest[0] in PERIODS and (len(rest) == 1 or rest[1] in SCOPES)
 
 
 class FaultPlan:
@@ -104,8 +123,10 @@ class FaultPlan:
                 kind = k
                 break
         down = self.config.providers_down
+        args: tuple[str, ...] = ()
         if header:
             forced = parse_fault_header(header)
-            kind = forced.kind or kind
+            if forced.kind:
+                kind, args = forced.kind, forced.args
             down = down | forced.providers_down
-        return Fault(kind, down)
+        return Fault(kind, down, args)

@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from .completion import Completion, build_completion
 from .emit import Emission, TimedResponse
-from .envelope import GatewayError, dumps, error_payload, error_response
+from .envelope import GatewayError, dumps, error_payload, error_response, retry_after, seconds_text
 from .faults import FAULT_HEADER, Fault
 from .render import Part, chat_body, chat_events, responses_body, responses_events, sse
 from .router import pick, plan_route
-from .state import SimState, compact_seconds
+from .state import SimState
 from .validate import InferenceRequest, parse_chat, parse_responses
 
 __all__ = ["handle_inference", "check_api_key", "HTML_ERROR_PAGE"]
@@ -37,17 +37,26 @@ def check_api_key(request: Request) -> str:
     return token
 
 
-def _immediate_fault(kind: str, sim: SimState, stream: bool) -> Response | None:
+def _immediate_fault(fault: Fault, sim: SimState, stream: bool, provider: str) -> Response | None:
+    """The error answer of a fault that strikes before any provider answers (None for faults that bend an answer)."""
+    kind = fault.kind
+    wait = retry_after(1.0 * sim.speed)  # a nominal 1 s (scaled), in whole seconds as servers send it
     if kind == "rate_limit":
-        wait = compact_seconds(1.0 * sim.speed)
         return error_response(GatewayError("rate_limit_exceeded",
-                                           f"Rate limit exceeded. Retry after {wait} seconds.",
-                                           headers={"retry-after": wait}))
+                                           f"Rate limit exceeded. Retry after {seconds_text(wait)}.",
+                                           headers={"retry-after": wait, "x-rate-limit-source": "auriko"}))
+    if kind == "upstream_rate_limit":
+        return error_response(GatewayError("rate_limit_exceeded",
+                                           f"{provider} is rate limiting requests (simulated). Retry after "
+                                           f"{seconds_text(wait)}.", provider=provider,
+                                           headers={"retry-after": wait, "x-rate-limit-source": "upstream"}))
+    if kind == "budget_exhausted":
+        return error_response(sim.budget_fault(*fault.args))
     if kind == "server_error":
         return error_response(GatewayError("internal_error", "Internal server error (simulated)."))
     if kind == "unavailable":
         return error_response(GatewayError("service_unavailable", "The service is temporarily unavailable (simulated).",
-                                           headers={"retry-after": compact_seconds(1.0 * sim.speed)}))
+                                           headers={"retry-after": wait}))
     if kind == "html_error":
         return Response(HTML_ERROR_PAGE, status_code=502, media_type="text/html")
     if kind == "stream_error" and not stream:
@@ -83,9 +92,9 @@ def _emission(sim: SimState, c: Completion, body: dict[str, Any], fault: str | N
     def on_complete() -> None:
         sim.charge(charge)
 
-    def charge_now() -> dict[str, str]:
+    def charge_now() -> dict[str, str]:  # the balance (and budget spend) after this call, as with the real API
         sim.charge(charge)
-        return {"x-credits-balance-microdollars": str(int(round(sim.balance_micro)))}
+        return {"x-credits-balance-microdollars": str(int(round(sim.balance_micro))), **sim.budget_headers()}
 
     if fault == "stall":
         err = GatewayError("upstream_timeout",
@@ -142,9 +151,10 @@ async def handle_inference(request: Request, endpoint: str) -> Response:
         if fault.kind:
             record["fault"] = fault.kind
             sim.stats.count_fault(fault.kind)
-            immediate = _immediate_fault(fault.kind, sim, req.stream)
+            immediate = _immediate_fault(fault, sim, req.stream, plan.ranked[0].provider if plan.ranked else "")
             if immediate is not None:
-                immediate.headers.update(headers)
+                for name, value in headers.items():  # the fault's own headers (e.g. budget spend) win
+                    immediate.headers.setdefault(name, value)
                 return immediate
 
         def on_skip(provider: str) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..types.request import Routing
 from .catalog import DATA_POLICY_RANK, ModelInfo, Offer, Tier
 from .envelope import GatewayError
+from .options import Routing
 from .validate import InferenceRequest
 
 __all__ = ["Candidate", "RoutePlan", "plan_route", "pick", "STRATEGY_WEIGHTS"]
@@ -205,7 +205,7 @@ def pick(plan: RoutePlan, routing: Routing, down: frozenset[str],
         skipped.append(cand.provider)
         if on_skip is not None:
             on_skip(cand.provider)
-        warnings.append({"type": "provider_timeout", "code": "provider_unavailable", "provider": cand.provider,
+        warnings.append({"type": "provider_timeout", "code": "provider_unavailable",
                          "message": f"{cand.provider} failed to respond (simulated outage); tried the next candidate."})
         if not allow:
             raise GatewayError("no_provider_available",

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 
 from .app import create_app
+from .budget import BudgetConfig
 from .emit import install_log_filter
 from .faults import FaultConfig
 from .state import Stats
@@ -96,13 +97,15 @@ class GatewayHandle:
 
 def serve(seed: int = 0, speed: float = 1.0, faults: FaultConfig | Mapping[str, Any] | None = None, port: int = 0,
           host: str = "127.0.0.1", rpm: int | None = None, credit_usd: float = 25.0,
-          startup_timeout: float = 10.0, fixed_latency_ms: float | None = None) -> GatewayHandle:
+          startup_timeout: float = 10.0, fixed_latency_ms: float | None = None,
+          budget: BudgetConfig | float | Mapping[str, Any] | None = None) -> GatewayHandle:
     """Start the offline gateway in a daemon thread; returns once it accepts connections.
 
     `fixed_latency_ms` pins every call's TTFT (times `speed`), with the rest of the answer right after.
+    `budget` simulates a spending cap (USD or {limit_usd, period, scope}; see `auriko_nb.offline.budget`).
     """
     app = create_app(seed=seed, speed=speed, faults=faults, rpm=rpm, credit_usd=credit_usd,
-                     fixed_latency_ms=fixed_latency_ms)
+                     fixed_latency_ms=fixed_latency_ms, budget=budget)
     sock = bind_socket(host, port)
     server = make_server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,

@@ -10,20 +10,16 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any
 
+from .budget import BudgetConfig, budget_error
 from .catalog import Catalog
-from .envelope import GatewayError
+from .envelope import GatewayError, retry_after, seconds_text
 from .faults import FaultConfig, FaultPlan
 
-__all__ = ["Stats", "SimState", "DEFAULT_RPM", "compact_seconds"]
+__all__ = ["Stats", "SimState", "DEFAULT_RPM"]
 
 # Nominal limit reported in the X-RateLimit-* headers when no rpm is enforced.
 DEFAULT_RPM = 600
 WORKSPACE_ID = "ws_offline_simulation"
-
-
-def compact_seconds(seconds: float) -> str:
-    """A Retry-After value as a compact number: 1 -> "1", 0.05 -> "0.05"."""
-    return f"{round(max(seconds, 0.0), 3):g}"
 
 
 def _iso(ts: float) -> str:
@@ -89,7 +85,7 @@ class SimState:
     """Everything one simulated gateway remembers; lives at `app.state.sim`."""
 
     def __init__(self, catalog: Catalog, *, seed: int, speed: float, faults: FaultConfig, rpm: int | None,
-                 credit_usd: float, fixed_latency_ms: float | None = None) -> None:
+                 credit_usd: float, fixed_latency_ms: float | None = None, budget: BudgetConfig | None = None) -> None:
         if not speed > 0:
             raise ValueError("speed must be > 0")
         if rpm is not None and rpm < 1:
@@ -106,6 +102,7 @@ class SimState:
         self.credit_usd = credit_usd
         self.balance_micro = credit_usd * 1_000_000
         self.spent_micro = 0.0
+        self.budget = budget  # a simulated spending cap (see budget.py), or None
         self.stats = Stats()
         self.started_at = time.time()
         self.workspace_id = WORKSPACE_ID
@@ -137,12 +134,14 @@ class SimState:
         with self._lock:
             self._trim(now)
             if self.rpm is not None and len(self._window) >= self.rpm:
-                wait = self._window[0] + self.window_seconds - now
+                wait = retry_after(self._window[0] + self.window_seconds - now)
                 raise GatewayError(
                     "rate_limit_exceeded",
-                    f"Rate limit exceeded ({self.rpm} requests per minute). Retry after {compact_seconds(wait)} seconds.",
-                    headers={"retry-after": compact_seconds(wait)},
+                    f"Rate limit exceeded ({self.rpm} requests per minute). Retry after {seconds_text(wait)}.",
+                    headers={"retry-after": wait, "x-rate-limit-source": "auriko"},
                 )
+            if self.budget is not None and self.spent_micro >= self.budget.limit_usd * 1_000_000:
+                raise budget_error(self.budget, self.spent_micro / 1_000_000)
             if self.balance_micro <= 0:
                 raise GatewayError("insufficient_quota", "Credit balance exhausted; add credits to continue.",
                                    suggestion="Restart the offline gateway with a larger credit_usd.")
@@ -161,7 +160,19 @@ class SimState:
             "x-ratelimit-remaining-requests": str(max(limit - used, 0)),
             "x-ratelimit-reset-requests": _iso(time.time() + reset_in),
             "x-credits-balance-microdollars": str(int(round(balance))),
+            **self.budget_headers(),
         }
+
+    def budget_headers(self) -> dict[str, str]:
+        """`X-Budget-<Period>-Limit` / `-Spend` when a budget is configured (inference responses and /v1/me)."""
+        return self.budget.headers(self.spent_micro / 1_000_000) if self.budget is not None else {}
+
+    def budget_fault(self, period: str | None = None, scope: str | None = None) -> GatewayError:
+        """The 429 of an injected `budget_exhausted` fault: the configured budget (else a daily workspace budget
+        equal to the spend so far) has just run out; `period`/`scope` override it."""
+        spent = self.spent_micro / 1_000_000
+        base = self.budget or BudgetConfig(round(spent, 6))
+        return budget_error(BudgetConfig(base.limit_usd, period or base.period, scope or base.scope), spent)
 
     def charge(self, cost_usd: float) -> None:
         """Debit one successful call: balance falls, the success counter rises."""

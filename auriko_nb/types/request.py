@@ -24,7 +24,6 @@ WEIGHT_KEYS = ("cost", "ttft", "throughput")
 MAX_TAGS, MAX_TAG_LEN = 100, 50
 MAX_ID_LEN = 255
 MAX_CUSTOM_FIELDS, MAX_CUSTOM_KEY_LEN, MAX_CUSTOM_VALUE_LEN = 10, 50, 200
-MAX_GATEWAY_MODELS = 10
 
 
 class _Strict(BaseModel):
@@ -120,11 +119,15 @@ class Metadata(_Strict):
 
 
 class Gateway(_Strict):
-    """The `gateway` request object: routing, metadata and the multi-model list."""
+    """The `gateway` request object: routing, metadata and the multi-model list.
+
+    `models` needs at least one id; its maximum is the server's to decide (an old doc page said 10; the SDK does
+    not check it), so a longer list is sent and a 400 from the gateway says so.
+    """
 
     routing: Routing | None = None
     metadata: Metadata | None = None
-    models: list[str] | None = Field(default=None, min_length=1, max_length=MAX_GATEWAY_MODELS)
+    models: list[str] | None = Field(default=None, min_length=1)
 
 
 M = TypeVar("M", bound=_Strict)
@@ -183,8 +186,9 @@ def build_gateway(
 ) -> dict[str, Any] | None:
     """The `gateway` JSON to send, or None when empty.
 
-    Typed parts are validated; `raw` (the escape hatch) is merged one level deep on top, unvalidated,
-    as the official SDK merges `extra_body["gateway"]`.
+    Typed parts are validated; `raw` (the `gateway=` escape hatch) is merged one level deep on top, unvalidated,
+    each of its children replacing the typed one wholesale. `extra_body["gateway"]` is merged later, with
+    conflict checks (`auriko_nb._body.merge_gateway`).
     """
     out: dict[str, Any] = {}
     r = coerce_routing(routing)

@@ -1,10 +1,16 @@
-"""`routing_metadata` (§5): who served the request, by which strategy, how fast and at what cost."""
+"""`routing_metadata` (§5): who served the request, by which strategy, how fast and at what cost.
+
+Parsed field by field: a malformed or missing field is left empty (None) and named in a client-side warning,
+so one bad part (an older `cost` shape, a missing `provider_model_id`) never loses the provider or the cost.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ValidationError, field_validator
+from pydantic import BeforeValidator, PrivateAttr, ValidationError, field_validator
 
 from ._base import OpenModel
 
@@ -31,16 +37,21 @@ class RoutingWarning(OpenModel):
 
 
 class RoutingMetadata(OpenModel):
-    """The routing decision attached to a completion (provider, strategy, TTFT, throughput, cost)."""
+    """The routing decision attached to a completion (provider, strategy, TTFT, throughput, cost).
 
-    provider: str
-    provider_model_id: str
-    model_canonical: str
-    routing_strategy: str
+    Every field may be None: the gateway documents the first four as required, but a malformed one is left empty
+    rather than losing the rest; `client_warnings` names each field the parser could not read.
+    """
+
+    provider: str | None = None
+    provider_model_id: str | None = None
+    model_canonical: str | None = None
+    routing_strategy: str | None = None
     cost: Cost | None = None
     ttft_ms: float | None = None
     throughput_tps: float | None = None
     warnings: list[RoutingWarning] | None = None
+    _client_warnings: list[dict[str, str]] = PrivateAttr(default_factory=list)
 
     @field_validator("warnings", mode="before")
     @classmethod
@@ -54,19 +65,124 @@ class RoutingMetadata(OpenModel):
         """The billable cost in USD, or None when the gateway sent none."""
         return self.cost.usd if self.cost else None
 
+    @property
+    def client_warnings(self) -> list[dict[str, str]]:
+        """Warnings from the parser (`{type: "auriko_nb", code: "unparsed_field", message}`), one per lost field."""
+        return list(self._client_warnings)
+
+
+REQUIRED = ("provider", "provider_model_id", "model_canonical", "routing_strategy")
+_STRINGS = frozenset(REQUIRED)
+_NUMBERS = frozenset({"ttft_ms", "throughput_tps"})
+_COST_NUMBERS = ("cache_savings_percent", "cache_savings_usd", "hosted_tool_usd")
+
+
+def client_warning(code: str, message: str) -> dict[str, str]:
+    """A warning raised by auriko_nb itself, in the gateway's `{type, code, message}` shape."""
+    return {"type": "auriko_nb", "code": code, "message": message}
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'…' if len(text) > 40 else ''}"
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number (not a bool, not a numeric string: never guess a value)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _cost(raw: Any, notes: list[str]) -> dict[str, Any] | None:
+    """The cost object with its bad optional parts dropped; None (and a note) when `usd` is missing or bad."""
+    where = "routing_metadata.cost"
+    if not isinstance(raw, Mapping):
+        notes.append(f"{where}: not an object (got {_got(raw)}); cost left empty")
+        return None
+    if "usd" not in raw or raw["usd"] is None:
+        keys = ", ".join(sorted(map(str, raw))) or "none"
+        notes.append(f"{where}: no 'usd' (got keys {keys}); cost left empty")
+        return None
+    if not _is_number(raw["usd"]):
+        notes.append(f"{where}.usd: not a number (got {_got(raw['usd'])}); cost left empty")
+        return None
+    out = dict(raw)
+    for name in _COST_NUMBERS:
+        if out.get(name) is not None and not _is_number(out[name]):
+            notes.append(f"{where}.{name}: not a number (got {_got(out.pop(name))}); left empty")
+    return out
+
+
+def _warnings(raw: Any, notes: list[str]) -> list[Any] | None:
+    """The warning list with unreadable items dropped (strings and `{type, code, message}` objects are kept)."""
+    if not isinstance(raw, list):
+        notes.append(f"routing_metadata.warnings: not a list (got {_got(raw)}); warnings left empty")
+        return None
+    kept = []
+    for i, w in enumerate(raw):
+        if isinstance(w, str):
+            kept.append(w)
+            continue
+        try:
+            RoutingWarning.model_validate(w)
+        except ValidationError:
+            notes.append(f"routing_metadata.warnings[{i}]: not a string or a {{type, code, message}} object "
+                         f"(got {_got(w)}); dropped")
+            continue
+        kept.append(w)
+    return kept
+
+
+def _fields(raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    data = {str(k): v for k, v in raw.items()}
+    for name in REQUIRED:
+        value = data.get(name)
+        if value is None:
+            notes.append(f"routing_metadata.{name}: {'missing' if name not in data else 'null'}; left empty")
+            data.pop(name, None)
+    for name in list(data):
+        value = data[name]
+        if value is None:
+            continue
+        if name in _STRINGS and not isinstance(value, str):
+            notes.append(f"routing_metadata.{name}: not a string (got {_got(data.pop(name))}); left empty")
+        elif name in _NUMBERS and not _is_number(value):
+            notes.append(f"routing_metadata.{name}: not a number (got {_got(data.pop(name))}); left empty")
+    if data.get("cost") is not None:
+        data["cost"] = _cost(data["cost"], notes)
+    if data.get("warnings") is not None:
+        data["warnings"] = _warnings(data["warnings"], notes)
+    return data
+
 
 def parse_routing_metadata(raw: Any) -> RoutingMetadata | None:
-    """Parse a raw `routing_metadata` value; None (never an exception) when absent or malformed, like the SDK."""
+    """Parse a raw `routing_metadata` value field by field; None (never an exception) when absent or not an object.
+
+    A bad or missing field is left empty and named in `client_warnings`; unknown keys are kept.
+    """
     if raw is None:
         return None
     if isinstance(raw, RoutingMetadata):
         return raw
     if hasattr(raw, "model_dump"):
         raw = raw.model_dump()
-    try:
-        return RoutingMetadata.model_validate(raw)
-    except ValidationError:
+    if not isinstance(raw, Mapping):
         return None
+    notes: list[str] = []
+    data = _fields(raw, notes)
+    try:
+        rm = RoutingMetadata.model_validate(data)
+    except ValidationError as e:  # a case the field checks above missed: drop what failed, keep the rest
+        for err in e.errors():
+            name = str(err["loc"][0]) if err["loc"] else ""
+            if name in data:
+                notes.append(f"routing_metadata.{name}: {err['msg']}; left empty")
+                data.pop(name)
+        try:
+            rm = RoutingMetadata.model_validate(data)
+        except ValidationError:
+            return None
+    rm._client_warnings = [client_warning("unparsed_field", n) for n in notes]
+    return rm
 
 
 def _lenient(raw: Any) -> RoutingMetadata | None:
@@ -74,4 +190,4 @@ def _lenient(raw: Any) -> RoutingMetadata | None:
 
 
 LenientRoutingMetadata = Annotated[RoutingMetadata | None, BeforeValidator(_lenient)]
-"""A `routing_metadata` field that becomes None instead of failing its parent model."""
+"""A `routing_metadata` field that is parsed field by field and never fails its parent model."""

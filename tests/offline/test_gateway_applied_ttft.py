@@ -19,11 +19,15 @@ from auriko_nb.cli import main as cli_main
 from auriko_nb.offline import GatewayHandle, create_app, serve
 from auriko_nb.offline.emit import TimedResponse
 
-BLOCK_MS = 50.0
+# Bounds a loaded 2-core machine holds (about 1 ms when idle; precision figures are bench/'s job). BLOCK_MS stays
+# well above ON_TIME_MS, so reporting the plan instead of the applied TTFT (150 ms off) still fails the tests, and
+# what the client measured must match what was reported within CLIENT_MS whatever the load.
+BLOCK_MS = 150.0
 LEAD_MS = 1.0  # the blocker starts this long before the first token is due
-ON_TIME_MS = 5.0  # an unblocked gateway sends the first token within this of the plan (about 1 ms when idle)
-CLIENT_MS = 15.0  # client-measured TTFT minus reported: loopback + two event loops (CI noise allowance)
-TOTAL_MS = 40.0  # a whole non-streamed call: more room for scheduling noise
+ON_TIME_MS = 60.0  # an unblocked gateway sends the first token within this of the plan
+CLIENT_MS = 40.0  # client-measured TTFT minus reported: loopback + two event loops on a busy machine
+TOTAL_MS = 80.0  # a whole non-streamed call: more room for scheduling noise
+LOAD_MS = 100.0  # how much later than plan + block a loaded machine may get the blocked token out
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def test_late_chat_stream_reports_the_applied_ttft(slow_gateway: GatewayHandle, 
         assert blocked[-1] * 1000 == pytest.approx(planned)  # the blocker hit this request's first token
         assert rec["ttft_ms"] == reported
         assert reported >= planned + BLOCK_MS - LEAD_MS, (model, planned, reported)  # not the planned figure
-        assert reported <= planned + BLOCK_MS + CLIENT_MS, (model, planned, reported)
+        assert reported <= planned + BLOCK_MS + LOAD_MS, (model, planned, reported)
         assert reported - 1 <= measured <= reported + CLIENT_MS, (model, measured, reported)  # what the client saw
 
 
@@ -87,13 +91,15 @@ def test_late_responses_stream_reports_the_applied_ttft(slow_gateway: GatewayHan
     rec = _record(slow_gateway, r)
     planned = rec["ttft_ms_planned"]
     assert final["type"] in ("response.completed", "response.incomplete") and rec["ttft_ms"] == reported
-    assert planned + BLOCK_MS - LEAD_MS <= reported <= planned + BLOCK_MS + CLIENT_MS, (planned, reported)
+    assert planned + BLOCK_MS - LEAD_MS <= reported <= planned + BLOCK_MS + LOAD_MS, (planned, reported)
     assert reported - 1 <= measured <= reported + CLIENT_MS, (measured, reported)
 
 
 def _plain(warm_client: httpx.Client, slow_gateway: GatewayHandle, i: int, path: str = "/chat/completions"
            ) -> tuple[float, float, float, dict[str, Any]]:
-    """(client ms for the whole call, reported ttft_ms, when the metadata says the body went out, the record)."""
+    """(client ms for the whole call, applied TTFT, when the body went out (TTFT + tokens/rate), the record).
+
+    A non-streamed answer need not carry `ttft_ms` (the docs: streaming only): the gateway's record has it."""
     body = chat(f"plain applied {i}", model="gpt-4o-mini", max_tokens=40) if path == "/chat/completions" else \
         {"model": "gpt-4o-mini", "input": f"plain applied {i}", "max_output_tokens": 40}
     t0 = time.perf_counter()
@@ -101,25 +107,23 @@ def _plain(warm_client: httpx.Client, slow_gateway: GatewayHandle, i: int, path:
     elapsed = (time.perf_counter() - t0) * 1000
     assert r.status_code == 200
     out = r.json()
-    meta = out["routing_metadata"]
+    meta, rec = out["routing_metadata"], _record(slow_gateway, r)
     tokens = out["usage"]["completion_tokens" if path == "/chat/completions" else "output_tokens"]
-    return elapsed, meta["ttft_ms"], meta["ttft_ms"] + 1000 * tokens / meta["throughput_tps"], _record(slow_gateway, r)
+    return elapsed, rec["ttft_ms"], rec["ttft_ms"] + 1000 * tokens / meta["throughput_tps"], rec
 
 
 def test_on_time_non_stream_reports_the_plan(slow_gateway: GatewayHandle, warm_client: httpx.Client) -> None:
-    elapsed, reported, sent, rec = _plain(warm_client, slow_gateway, 0)
-    assert rec["ttft_ms"] == reported
-    assert rec["ttft_ms_planned"] <= reported <= rec["ttft_ms_planned"] + ON_TIME_MS
+    elapsed, applied, sent, rec = _plain(warm_client, slow_gateway, 0)
+    assert rec["ttft_ms_planned"] <= applied <= rec["ttft_ms_planned"] + ON_TIME_MS
     assert sent - 1 <= elapsed <= sent + TOTAL_MS, (elapsed, sent)
 
 
 @pytest.mark.parametrize("path", ["/chat/completions", "/responses"])
 def test_late_non_stream_reports_the_applied_ttft(slow_gateway: GatewayHandle, warm_client: httpx.Client, blocked: list[float],
                                                   path: str) -> None:
-    elapsed, reported, sent, rec = _plain(warm_client, slow_gateway, 1, path)
+    elapsed, applied, sent, rec = _plain(warm_client, slow_gateway, 1, path)
     planned = rec["ttft_ms_planned"]
-    assert rec["ttft_ms"] == reported
-    assert planned + BLOCK_MS - LEAD_MS <= reported <= planned + BLOCK_MS + TOTAL_MS, (planned, reported)
+    assert planned + BLOCK_MS - LEAD_MS <= applied <= planned + BLOCK_MS + LOAD_MS, (planned, applied)
     assert sent - 1 <= elapsed <= sent + TOTAL_MS, (elapsed, sent)  # TTFT + tokens/rate: when it really went out
 
 
@@ -135,9 +139,9 @@ def test_fixed_latency_pins_ttft_and_sends_the_rest_at_once() -> None:
             rec = _record(pinned, r)
             assert rec["ttft_ms_planned"] == 40.0  # 80 ms times speed 0.5, whatever the provider's profile
             assert 40.0 <= final["routing_metadata"]["ttft_ms"] <= 40.0 + ON_TIME_MS
-            assert 39 <= measured <= total <= 40 + CLIENT_MS + 10, (model, measured, total)
-        plain = c.post("/chat/completions", json=chat("pinned plain")).json()["routing_metadata"]
-        assert 40.0 <= plain["ttft_ms"] <= 40.0 + ON_TIME_MS
+            assert 39 <= measured <= total <= 40 + ON_TIME_MS + CLIENT_MS, (model, measured, total)
+        plain = _record(pinned, c.post("/chat/completions", json=chat("pinned plain")))
+        assert plain["ttft_ms_planned"] == 40.0 and 40.0 <= plain["ttft_ms"] <= 40.0 + ON_TIME_MS
 
 
 def test_fixed_latency_is_validated(capsys: pytest.CaptureFixture[str]) -> None:

@@ -163,7 +163,8 @@ async def test_constraint_errors(aclient: httpx.AsyncClient, model: str, options
 async def test_require_parameters_and_dropped_param_warnings(aclient: httpx.AsyncClient) -> None:
     dropped = await _meta(aclient, chat(model="claude-haiku-4-5", seed=7, temperature=0.3))
     assert dropped["provider"] == "anthropic"
-    assert [(w["type"], w["param"]) for w in dropped["warnings"]] == [("unsupported_parameter", "seed")]
+    assert dropped["warnings"] == [{"type": "unsupported_parameter", "code": "parameter_dropped",  # §5.2 shape
+                                    "message": "seed is not supported by anthropic and was dropped."}]
     r = await aclient.post("/chat/completions", json=chat(model="claude-haiku-4-5", seed=7,
                                                           gateway=routing(require_parameters=True)))
     assert error_of(r)["code"] == "required_params_not_supported"

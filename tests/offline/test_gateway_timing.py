@@ -12,9 +12,11 @@ from gateway_helpers import AUTH, chat, chat_content, responses_content, stream_
 
 from auriko_nb.offline import GatewayHandle, serve
 
-TOLERANCE_MS = 15.0  # CI noise allowance for any one call; on an idle machine the gap is about 1 ms
-TYPICAL_MS = 5.0  # the median gap over a dozen calls
-TOTAL_TOLERANCE_MS = 40.0  # a whole non-streamed call is many paced writes: more room for scheduling noise
+# Bounds a loaded 2-core machine holds; on an idle one the gap is about 1 ms (precision figures live in bench/).
+# Reported TTFTs are 20-400 ms, so a TTFT applied 100 ms off still fails these.
+TOLERANCE_MS = 60.0  # noise allowance for any one call
+TYPICAL_MS = 20.0  # the median gap over a dozen calls
+TOTAL_TOLERANCE_MS = 80.0  # a whole non-streamed call is many paced writes: more room for scheduling noise
 MODELS = ["gpt-4o", "claude-haiku-4-5", "llama-3.3-70b", "deepseek-chat", "gemini-2.5-flash", "mistral-large"]
 
 
@@ -38,13 +40,14 @@ def test_responses_stream_ttft_matches_reported(warm_client: httpx.Client) -> No
     assert reported - 1 <= measured <= reported + TOLERANCE_MS
 
 
-def test_non_stream_waits_ttft_plus_generation(warm_client: httpx.Client) -> None:
+def test_non_stream_waits_ttft_plus_generation(slow_gateway: GatewayHandle, warm_client: httpx.Client) -> None:
     for i, model in enumerate(MODELS[:3]):
         t0 = time.perf_counter()
         r = warm_client.post("/chat/completions", json=chat(f"plain {i}", model=model))
         elapsed = (time.perf_counter() - t0) * 1000
-        meta = r.json()["routing_metadata"]
-        expected = meta["ttft_ms"] + 1000 * r.json()["usage"]["completion_tokens"] / meta["throughput_tps"]
+        meta = r.json()["routing_metadata"]  # no ttft_ms on a non-streamed answer: the gateway's record has it
+        (rec,) = [x for x in slow_gateway.stats.requests if x["request_id"] == r.headers["x-request-id"]]
+        expected = rec["ttft_ms"] + 1000 * r.json()["usage"]["completion_tokens"] / meta["throughput_tps"]
         assert expected - 1 <= elapsed <= expected + TOTAL_TOLERANCE_MS, (model, elapsed, expected)
 
 
@@ -54,12 +57,12 @@ def test_speed_scales_reported_numbers() -> None:
             async with httpx.AsyncClient(base_url=gw.base_url, headers=AUTH) as c:
                 meta = (await c.post("/chat/completions", json=chat())).json()["routing_metadata"]
             (record,) = [r for r in gw.stats.requests if r["path"].endswith("/chat/completions")]
-        return record["ttft_ms_planned"], meta["ttft_ms"], meta["throughput_tps"]
+        return record["ttft_ms_planned"], record["ttft_ms"], meta["throughput_tps"]  # applied TTFT: the record's
 
     slow, fast = asyncio.run(ttft(0.1)), asyncio.run(ttft(0.05))
     assert fast[0] == pytest.approx(slow[0] / 2, abs=0.01)  # the planned TTFT scales exactly
-    for planned, reported, _ in (slow, fast):  # the reported one is what was applied: the plan, or a bit later
-        assert planned <= reported <= planned + TOLERANCE_MS
+    for planned, applied, _ in (slow, fast):  # what was applied: the plan, or a bit later
+        assert planned <= applied <= planned + TOLERANCE_MS
     assert fast[2] == pytest.approx(slow[2] * 2, rel=1e-6)
 
 

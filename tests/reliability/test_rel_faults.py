@@ -22,22 +22,25 @@ from auriko_nb.offline import FAULT_KINDS, serve
 from auriko_nb.sweep import RATE_LIMIT_ATTEMPTS, Sweep
 
 KEY = "ak_test_reliability_faults"
-SPEED = 0.01  # every simulated delay x0.01; Retry-After is 1 s x speed
+SPEED = 0.01  # every simulated delay x0.01; Retry-After is 1 s x speed in whole seconds, rounded up: "1"
+RETRY_AFTER = 1.0
 CLIENT_TIMEOUT = 0.5
 STALL_SECONDS = 2.0  # past the client's timeout
 # 20% of requests get a fault, every kind represented
-RATES = {"rate_limit": 0.02, "stall": 0.015, **{k: 0.165 / 6 for k in (
-    "server_error", "unavailable", "stream_error", "disconnect", "malformed_json", "html_error")}}
+RATES = {"rate_limit": 0.02, "stall": 0.015, "upstream_rate_limit": 0.015, "budget_exhausted": 0.015, **{
+    k: 0.135 / 6 for k in ("server_error", "unavailable", "stream_error", "disconnect", "malformed_json", "html_error")}}
 assert set(RATES) == set(FAULT_KINDS) and abs(sum(RATES.values()) - 0.2) < 1e-9
 
 # what the last attempt of a cell got -> the row it must end as: (status, error_code, http_status)
 STREAMED_OUTCOME: dict[str | None, tuple[str, str | None, int | None]] = {
     None: ("ok", None, None),
     "rate_limit": ("error", "rate_limit_exceeded", 429),  # only after RATE_LIMIT_ATTEMPTS in a row
+    "upstream_rate_limit": ("error", "rate_limit_exceeded", 429),  # the same, passed on from the provider
+    "budget_exhausted": ("error", "budget_exhausted", 429),  # not retryable (the SDK's rule)
     "server_error": ("error", "internal_error", 500),  # not retryable (the SDK's rule)
     "unavailable": ("error", "service_unavailable", 503),  # after max_retries
     "html_error": ("error", "malformed_response", 502),  # after max_retries
-    "stall": ("error", "api_timeout", None),  # after max_retries
+    "stall": ("error", "api_connection_error", None),  # after max_retries
     "stream_error": ("error", "upstream_error", 200),  # the stream began: never retried
     "disconnect": ("error", "stream_interrupted", None),
     "malformed_json": ("error", "malformed_chunk", None),
@@ -47,7 +50,7 @@ NON_STREAMED_OUTCOME = {**STREAMED_OUTCOME,
                         "disconnect": ("error", "api_connection_error", None),  # the body was cut: not retried
                         "malformed_json": ("error", "malformed_response", 200)}
 STREAM_BEGAN = {"stream_error", "disconnect", "malformed_json"}
-RETRY_AFTER_FAULTS = {"rate_limit", "unavailable"}  # answered with Retry-After: 1 s x speed
+RETRY_AFTER_FAULTS = {"rate_limit", "upstream_rate_limit", "unavailable"}  # answered with Retry-After: "1"
 BACKOFF_FLOOR = 0.5 * 0.8  # first retry: 0.5 s with -20% jitter at most
 
 
@@ -108,7 +111,7 @@ def check_sweep(sweep: Sweep, df: Any, gw: Any, outcome: dict[str | None, tuple[
         for prev, nxt in zip(reqs, reqs[1:], strict=False):
             gap = nxt["received_at"] - prev["received_at"]
             if prev["fault"] in RETRY_AFTER_FAULTS:
-                assert gap >= 1.0 * SPEED, (key, prev["fault"], gap)
+                assert gap >= RETRY_AFTER, (key, prev["fault"], gap)
                 retry_gaps.append(gap)
             if prev["fault"] in ("unavailable", "html_error", "stall"):
                 floor = BACKOFF_FLOOR + (CLIENT_TIMEOUT if prev["fault"] == "stall" else 0.0)
@@ -125,7 +128,7 @@ def check_sweep(sweep: Sweep, df: Any, gw: Any, outcome: dict[str | None, tuple[
             "recorded_usd": round(float(df["cost_usd"].astype(float).sum()), 6),
             "error_rows_by_code": dict(sorted(Counter(df.loc[df.status == "error", "error_code"]).items())),
             "max_200s_per_cell": max(sum(r["status"] == 200 for r in reqs) for reqs in by_cell.values()),
-            "retry_after_s": 1.0 * SPEED, "min_gap_after_retry_after_s": round(min(retry_gaps), 4),
+            "retry_after_s": RETRY_AFTER, "min_gap_after_retry_after_s": round(min(retry_gaps), 4),
             "min_backoff_margin_s": round(min(backoff_gaps), 4) if backoff_gaps else None}
 
 
@@ -166,21 +169,22 @@ def test_non_streamed_sweep_through_the_same_faults() -> None:
 
 
 def test_retry_after_longer_than_the_backoff_is_waited_out() -> None:
-    """A 429 with Retry-After 0.8 s: the client's next attempt arrives no sooner, though its backoff is 0.5 s."""
+    """A 429 with Retry-After 1 s (0.8 s rounded up to whole seconds): the client's next attempt arrives no sooner,
+    though its backoff is 0.5 s."""
     with serve(seed=1, speed=0.8, faults={"rate_limit": 1.0}) as gw:
         client = ak.Client(KEY, base_url=gw.base_url, max_retries=2, on_record=None)
         with pytest.raises(ak.RateLimitError) as info:
             client.chat("hi", model="gpt-4o-mini")
         reqs = chat_requests(gw.stats)
-    assert info.value.attempts == 3 and len(reqs) == 3 and info.value.retry_after == pytest.approx(0.8)
+    assert info.value.attempts == 3 and len(reqs) == 3 and info.value.retry_after == 1.0
     gaps = [b["received_at"] - a["received_at"] for a, b in zip(reqs, reqs[1:], strict=False)]
-    assert all(g >= 0.8 for g in gaps), gaps
-    figure("faults", "client.retry_after_s", 0.8)
+    assert all(g >= 1.0 for g in gaps), gaps
+    figure("faults", "client.retry_after_s", 1.0)
     figure("faults", "client.gaps_s", [round(g, 3) for g in gaps])
 
 
 def test_a_sweep_pauses_a_cell_for_its_retry_after() -> None:
-    """In a sweep a 429 pauses new sends for Retry-After (0.3 s here) and the cell is retried, not failed."""
+    """In a sweep a 429 pauses new sends for Retry-After (1 s: 0.3 s rounded up) and the cell is retried."""
     with serve(seed=2, speed=0.3, faults={"rate_limit": 0.3}) as gw:
         sweep = Sweep([f"pause {i}" for i in range(12)], models=["gpt-4o-mini"], concurrency=4, ledger=None,
                       progress=False, stream=False, max_tokens=5, client=ak.Client(KEY, base_url=gw.base_url))
@@ -189,7 +193,7 @@ def test_a_sweep_pauses_a_cell_for_its_retry_after() -> None:
     assert (df.status == "ok").all() and len(df) == 12
     gaps = [b["received_at"] - a["received_at"] for reqs in by_cell.values() for a, b in zip(reqs, reqs[1:], strict=False)
             if a["status"] == 429]
-    assert gaps and min(gaps) >= 0.3, gaps
+    assert gaps and min(gaps) >= 1.0, gaps
     assert sweep.limiter is not None and sweep.limiter.rate_limited == len(gaps)
     assert max(len(r) for r in by_cell.values()) <= RATE_LIMIT_ATTEMPTS
     figure("faults", "sweep_pause.min_gap_s", round(min(gaps), 3))

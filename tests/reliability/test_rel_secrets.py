@@ -277,7 +277,7 @@ def test_every_error_path_keeps_the_key_out(gw: GatewayHandle, tmp_path: Path,
     texts += error_texts(refused.value)
     # request validation errors, a sweep's errors and its budget refusal
     client = ak.Client(KEY, base_url=gw.base_url, on_record=hooks)
-    for bad in (dict(metadata={"tags": ["x" * 51]}), dict(routing={"optimize": "fastest"}), dict(models=["a"] * 11)):
+    for bad in (dict(metadata={"tags": ["x" * 51]}), dict(routing={"optimize": "fastest"}), dict(models=[])):
         with pytest.raises(ak.RequestValidationError) as info:
             client.chat("hi", model=None if "models" in bad else "gpt-4o", **bad)  # type: ignore[arg-type]
         texts += error_texts(info.value)

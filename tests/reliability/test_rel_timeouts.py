@@ -66,13 +66,13 @@ def test_connect_deadline(timeout: Any) -> None:
         client = ak.Client(KEY, base_url=url, timeout=timeout, max_retries=0, on_record=rows.append)
         err, elapsed = timed(lambda: client.chat("hi", model="m"), ak.APITimeoutError)
         assert T - 0.05 <= elapsed <= T + SLACK, elapsed
-        assert err.code == "api_timeout" and err.attempts == 1 and "\n" not in str(err)
+        assert err.code == "api_connection_error" and err.attempts == 1 and "\n" not in str(err)
         # with retries: every attempt gets the same deadline, plus the backoff between them
         client = ak.Client(KEY, base_url=url, timeout=timeout, max_retries=2, on_record=rows.append)
         err, total = timed(lambda: client.chat("hi", model="m"), ak.APITimeoutError)
     assert err.attempts == 3
     assert 3 * T + sum(BACKOFF_MIN) - 0.05 <= total <= 3 * T + sum(BACKOFF_MAX) + SLACK, total
-    assert [r["error_code"] for r in rows] == ["api_timeout", "api_timeout"]
+    assert [r["error_code"] for r in rows] == ["api_connection_error", "api_connection_error"]
     figure("timeouts", f"connect deadline {T} s ({'float' if isinstance(timeout, float) else 'httpx.Timeout'})",
            {"elapsed_s": round(elapsed, 3), "with_2_retries_s": round(total, 3)})
 
@@ -138,7 +138,7 @@ def test_a_stalled_gateway_does_not_hang_a_sweep(stalled: GatewayHandle) -> None
     df = compare([f"stall {i}" for i in range(12)], models=["gpt-4o-mini"], concurrency=12, max_retries=0,
                  client=ak.Client(KEY, base_url=stalled.base_url, timeout=T), ledger=None, progress=False)
     wall = time.perf_counter() - t0
-    assert len(df) == 12 and (df.error_code == "api_timeout").all() and wall < T + 2.0
+    assert len(df) == 12 and (df.error_code == "api_connection_error").all() and wall < T + 2.0
     assert wait_until(lambda: stalled.stats.in_flight == 0, timeout=2)
     figure("timeouts", "sweep of 12 stalled calls", {"wall_s": round(wall, 3)})
 
