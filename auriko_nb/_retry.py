@@ -2,7 +2,7 @@
 
 Unlike the SDK we do not retry an error body that is not a valid envelope on a 4xx status (the SDK makes it an
 `api_error` `malformed_response` and retries it; we class it by status), nor an envelope whose code or type is
-missing or unknown on a 4xx; nothing past the call's `deadline=`; and never a stream that had begun.
+missing or unknown on a 4xx other than 429 (an undocumented type on a 429 or 5xx is classed by its status); nothing past the call's `deadline=`; and never a stream that had begun.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ NON_RETRYABLE_CODES = frozenset({
     "method_not_allowed", "operation_not_allowed", "state_precondition_failed",
 })
 RETRYABLE_TYPES = frozenset({"rate_limit_error", "api_error"})
+DOCUMENTED_TYPES = RETRYABLE_TYPES | {"invalid_request_error", "authentication_error", "permission_error",
+                                     "not_found_error"}
 
 
 def is_retryable(err: AurikoError) -> bool:
@@ -25,7 +27,11 @@ def is_retryable(err: AurikoError) -> bool:
     if isinstance(err, APIConnectionError):
         return err.transient
     if isinstance(err, APIStatusError) and err.status_code:
-        return err.type in RETRYABLE_TYPES and err.code not in NON_RETRYABLE_CODES
+        if err.code in NON_RETRYABLE_CODES:
+            return False
+        if err.type in DOCUMENTED_TYPES:
+            return err.type in RETRYABLE_TYPES
+        return err.status_code == 429 or err.status_code >= 500  # an undocumented type: the status decides
     return False
 
 
