@@ -87,7 +87,14 @@ def test_split_prompts_uses_blank_lines() -> None:
     assert split_prompts(" \n\n \r\n") == []
 
 
-async def test_a_grid_runs_in_the_background_and_refreshes_while_running(client: ak.Client, ledger: Ledger) -> None:
+async def test_a_grid_runs_in_the_background_and_refreshes_while_running(ledger: Ledger) -> None:
+    # a slower gateway than the module's: a chart drawn in a worker thread while the loop reads 2 streams takes
+    # about a second on a busy 2-core machine, and the grid must outlast at least one drawing
+    with serve(seed=31, speed=0.1) as slow:
+        await _grid_runs_in_the_background(ak.Client(KEY, base_url=slow.base_url, on_record=None), ledger)
+
+
+async def _grid_runs_in_the_background(client: ak.Client, ledger: Ledger) -> None:
     panel = make_panel(client, ledger)
     table, chart = Watch(panel, panel.table), Watch(panel, panel.chart)
     assert panel.cancel_button.disabled and not panel.run_button.disabled

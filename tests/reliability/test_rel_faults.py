@@ -24,7 +24,7 @@ from auriko_nb.sweep import RATE_LIMIT_ATTEMPTS, Sweep
 KEY = "ak_test_reliability_faults"
 SPEED = 0.01  # every simulated delay x0.01; Retry-After is 1 s x speed in whole seconds, rounded up: "1"
 RETRY_AFTER = 1.0
-CLIENT_TIMEOUT = 0.5
+CLIENT_TIMEOUT = 1.0  # a read gap this long is a stall, not a busy 2-core machine
 STALL_SECONDS = 2.0  # past the client's timeout
 # 20% of requests get a fault, every kind represented
 RATES = {"rate_limit": 0.02, "stall": 0.015, "upstream_rate_limit": 0.015, "budget_exhausted": 0.015, **{
