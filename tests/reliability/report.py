@@ -28,7 +28,9 @@ HERE = Path(__file__).resolve().parent
 PARTS: list[tuple[str, str, str, list[str]]] = [
     ("faults", "1. Faults lose nothing", "test_rel_faults.py", [
         "A sweep of 2,000 streamed calls (500 prompts x 2 models x 2 strategies, concurrency 50, client timeout "
-        "0.5 s) against the offline gateway injecting 20% faults: 429 with Retry-After, 500, 503 with Retry-After, "
+        "1 s) against the offline gateway injecting 20% faults: 429 with Retry-After (whole seconds, as servers send "
+        "it; from Auriko's own limiter or passed on from a provider, `X-Rate-Limit-Source`), 429 "
+        "`budget_exhausted` (not retried), 500, 503 with Retry-After, "
         "an error event after a 200 mid-stream, a dropped connection mid-stream, a malformed chunk, a proxy's HTML "
         "502, and a stall of 2 s (past the timeout). A second sweep of 400 non-streamed calls takes the same faults.",
         "Checked against the gateway's own records of every request it received: each grid cell ends as exactly one "
@@ -173,6 +175,17 @@ FIXES = [
     "`API key set (unused: mode offline)`.",
     "**Notebook 03 on the live path**: it passed `api_key=None` to the openai SDK when a key was set, so the "
     "cell failed (\"Missing credentials\"); it now passes the Auriko key.",
+    "**Issue 12 (numbers against the live API)**: `extra_body` was sent as a literal key (now merged as the SDKs "
+    "do, conflicts refused); a non-streamed call's time to headers was shown as its TTFT (now `headers_ms_client`, "
+    "TTFT empty); one malformed part of `routing_metadata` lost the whole object (now field by field, with an "
+    "`unparsed_field` warning); a Responses mid-stream error had type `error` and status 200 (now typed by its "
+    "code through the SDK registry, and never retried); a stream ending without `[DONE]` after usage and metadata "
+    "lost its cost (now kept, with a `stream_incomplete` warning); a budget could be overspent by half at "
+    "concurrency 4 (now an upper bound per call with `max_tokens`, billed errors and unreported costs counted); "
+    "a 429 with an undocumented error type was not retried (now classed by its status).",
+    "**Redaction gaps** (`errors.py`): an `ak_` key after `%22`, `_` or `%2F` (URL-encoded JSON, `bad_ak_...`) and "
+    "a bearer token written `Bearer%20...`, `Bearer+...` or after `%3A` were not redacted; each form now has its "
+    "own test, and each branch of the pattern a test that only it passes.",
 ]
 
 LIMITS = [
