@@ -8,6 +8,7 @@ ok row, so no finished cell is paid for twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -119,6 +120,19 @@ def test_sigkill_at_a_random_point_loses_nothing_and_resume_completes(tmp_path: 
         "grid": len(after)})
 
 
+def _rows(db: Path) -> int:
+    """Rows committed to the hammered ledger so far (0 before its table exists)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+            return int(conn.execute("SELECT count(*) FROM calls").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_a_ledger_killed_mid_write_still_opens(tmp_path: Path) -> None:
     """Kill processes hammering one ledger with appends: every committed row survives, the file stays valid."""
     db = tmp_path / "hammer.sqlite"
@@ -134,7 +148,10 @@ def test_a_ledger_killed_mid_write_still_opens(tmp_path: Path) -> None:
     seen = 0
     for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-c", code])
-        time.sleep(rng.uniform(0.8, 1.6))
+        deadline = time.monotonic() + 60  # a busy machine can take seconds just to import pandas
+        while time.monotonic() < deadline and _rows(db) <= seen:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.5))  # then kill it at a random point of its appends
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         with Ledger(db) as led:
