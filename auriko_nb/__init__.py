@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._sharded_pool import ShardedTransport
 from ._version import __version__
 from .client import AsyncClient, Client
 from .connect import connect, connect_async
@@ -20,6 +21,8 @@ from .errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    LedgerError,
+    MagicUsageError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
@@ -27,6 +30,7 @@ from .errors import (
     RequestValidationError,
     ServerError,
     StreamError,
+    TemplateError,
 )
 from .headers import ResponseHeaders
 from .records import RECORD_COLUMNS
@@ -37,6 +41,8 @@ from .types import STRATEGIES, Gateway, Metadata, Routing, RoutingMetadata
 if TYPE_CHECKING:
     from . import offline, plots
     from .analysis import pareto, summarize
+    from .commands import NotebookSession, SessionStatus
+    from .comparison import Comparison
     from .ingest import record
     from .ledger import Ledger, session_ledger, set_session_ledger
     from .session import settings
@@ -46,7 +52,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
-    "summarize": "analysis", "pareto": "analysis", "record": "ingest",
+    "summarize": "analysis", "pareto": "analysis", "record": "ingest", "Comparison": "comparison",
+    "NotebookSession": "commands", "SessionStatus": "commands",
     "settings": "session", "compare": "sweep", "routing_panel": "widgets", "compare_panel": "widgets",
     "RoutingPanel": "widgets", "ComparePanel": "widgets", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
 }
@@ -63,11 +70,12 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "APIConnectionError", "APIStatusError", "APITimeoutError", "AsyncChatStream", "AsyncClient",
-    "AuthenticationError", "AurikoError", "BadRequestError", "BudgetError", "ChatStream", "Client", "ComparePanel",
-    "ConflictError", "Gateway", "Ledger", "MalformedResponseError", "Metadata", "NotFoundError",
+    "AuthenticationError", "AurikoError", "BadRequestError", "BudgetError", "ChatStream", "Client", "LedgerError", "ComparePanel", "Comparison",
+    "ConflictError", "Gateway", "Ledger", "MagicUsageError", "MalformedResponseError", "Metadata", "NotFoundError",
+    "NotebookSession", "SessionStatus", "TemplateError",
     "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
     "RoutingPanel",
-    "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "StreamError", "Sweep", "__version__",
+    "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "ShardedTransport", "StreamError", "Sweep", "__version__",
     "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "pareto", "plots",
     "record", "routing_panel",
     "session_ledger", "set_session_ledger", "settings", "summarize",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -34,24 +35,20 @@ RecordHook = Callable[[Record], None]
 Messages = str | Sequence[Mapping[str, Any]]
 
 
-SESSION_LEDGER: Any = object()
-"""The default `on_record`: append every call to the session ledger (see `ak.set_session_ledger`)."""
+KEEP: Any = object()
+"""`with_options`' default for a setting the copy keeps as it is."""
 
 
-def session_ledger_hook(record: Record) -> None:
-    """Append a record to the session ledger, if one is on; a storage failure warns instead of failing the call."""
-    import sqlite3
-    import warnings
+class CallDefaults(Protocol):
+    """What fills a call's unset model, routing and max tokens; a notebook entry point injects one (`ak.settings`)."""
 
-    from .ledger import session_ledger
+    @property
+    def model(self) -> str: ...
 
-    ledger = session_ledger()
-    if ledger is None:
-        return
-    try:
-        ledger.append(record)
-    except (sqlite3.Error, OSError) as e:
-        warnings.warn(f"auriko_nb: could not write the call to the session ledger {ledger.path}: {e}", stacklevel=2)
+    @property
+    def max_tokens(self) -> int | None: ...
+
+    def effective_routing(self) -> dict[str, Any] | None: ...
 
 
 def normalise_base_url(url: str) -> str:
@@ -121,6 +118,13 @@ def _url(full: str) -> httpx.URL:
     return httpx.URL(full)
 
 
+def _hooks(on_record: RecordHook | Sequence[RecordHook] | None) -> list[RecordHook]:
+    return list(on_record) if isinstance(on_record, Sequence) else [on_record] if on_record else []
+
+
+C = TypeVar("C", bound="BaseClient")
+
+
 class BaseClient:
     """Configuration and pure logic common to `Client` and `AsyncClient`."""
 
@@ -135,14 +139,33 @@ class BaseClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self.deadline = check_deadline(deadline)
-        if on_record is SESSION_LEDGER:
-            on_record = session_ledger_hook
-        hooks = on_record if isinstance(on_record, Sequence) else [on_record] if on_record else []
-        self.record_hooks: list[RecordHook] = list(hooks)
+        self.record_hooks: list[RecordHook] = _hooks(on_record)
         self._default_headers = {"User-Agent": f"auriko-nb/{__version__}", **(default_headers or {})}
         self.last_headers: ResponseHeaders | None = None
         self.source = "live"
-        self.session_defaults = False  # set by ak.connect(): routing/model/max_tokens default to ak.settings
+        self.defaults: CallDefaults | None = None  # None: a call sends only what it says (ak.connect() injects one)
+        self._owns_http = True
+
+    def with_options(self: C, *, max_retries: int | None = None, on_record: Any = KEEP, deadline: Any = KEEP,
+                     defaults: Any = KEEP) -> C:
+        """A copy with these settings changed that shares this client's connection pool (closing it leaves the pool).
+
+        `on_record` replaces the hooks (None: none); `defaults` replaces the injected call defaults (None: none).
+        """
+        out = copy.copy(self)
+        out._owns_http = False  # noqa: SLF001 - `out` is a copy of this very object
+        out._default_headers = dict(self._default_headers)  # noqa: SLF001 - idem
+        out.record_hooks = list(self.record_hooks) if on_record is KEEP else _hooks(on_record)
+        if max_retries is not None:
+            if max_retries < 0:
+                raise ValueError("max_retries must be >= 0")
+            out.max_retries = max_retries
+        if deadline is not KEEP:
+            out.deadline = check_deadline(deadline)
+        if defaults is not KEEP:
+            out.defaults = defaults
+        out.last_headers = None
+        return out
 
     @property
     def has_key(self) -> bool:
@@ -200,9 +223,8 @@ class BaseClient:
             params = dict(params)
             extra_body = params.pop("extra_body")
         extra = check_extra_body(extra_body)
-        if self.session_defaults:  # defaults fill only what neither the call nor its extra_body sets
-            from .session import settings
-
+        settings = self.defaults
+        if settings is not None:  # defaults fill only what neither the call nor its extra_body sets
             if routing is None:
                 routing = yield_to_extra(settings.effective_routing(), extra)
             if (model is None and not models and not (gateway and gateway.get("models"))

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .schema import text_dtype
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -40,8 +42,6 @@ def _read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) -
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .ledger import _text_dtype
-
     uri = path.resolve().as_uri() + "?mode=ro"
     with adbc.connect(uri) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
@@ -53,7 +53,7 @@ def _read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) -
         if want == "category":
             col = col.cast(pa.string()) if not pa.types.is_string(col.type) else col
             cat = col.dictionary_encode().to_pandas().astype("category")
-            names = pd.Index(sorted(cat.cat.categories), dtype=_text_dtype())  # ordered and typed as pandas does
+            names = pd.Index(sorted(cat.cat.categories), dtype=text_dtype())  # ordered and typed as pandas does
             columns[name] = cat.cat.set_categories(names)
         elif want.startswith("datetime64"):
             stamps = pc.cast(col.cast(pa.string()), pa.timestamp("us", tz="UTC"))

@@ -47,7 +47,11 @@ class _Slot:
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    """`connections` connections as ⌈connections / 10⌉ httpx pools of at most ten, created as they are needed."""
+    """`connections` connections as ⌈connections / 10⌉ httpx pools of at most ten, created as they are needed.
+
+    A sweep builds one for its own client; pass one to yours for many calls in flight:
+    `ak.AsyncClient(transport=ak.ShardedTransport(64))`.
+    """
 
     def __init__(self, connections: int, *, shard_size: int = SHARD_SIZE) -> None:
         if connections < 1 or shard_size < 1:

@@ -8,13 +8,17 @@ TTFT exists for streamed calls only: a non-streamed answer arrives whole (its ti
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .ledger import coerce_types
 
-__all__ = ["summarize", "pareto", "streamed", "SUMMARY_COLUMNS"]
+__all__ = ["summarize", "pareto", "streamed", "varying_axes", "as_frame", "SUMMARY_COLUMNS", "MODEL", "STRATEGY",
+           "PROVIDER", "PROMPT"]
+
+MODEL, STRATEGY, PROVIDER, PROMPT = "model_requested", "optimize", "provider", "prompt_id"  # the comparison axes
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "calls", "ok", "errors", "cancelled", "success_rate", "ttft_server_p50", "ttft_server_p95", "ttft_client_p50",
@@ -23,6 +27,28 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
 )
 _NUMERIC = {"ttft_server": "ttft_ms_server", "ttft_client": "ttft_ms_client", "latency": "latency_ms"}
 _TTFT = ("ttft_server", "ttft_client")
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """The rows of a `Comparison` (anything with a `rows` DataFrame), or `data` itself."""
+    rows = getattr(data, "rows", None) if not isinstance(data, pd.DataFrame) else None
+    return rows if isinstance(rows, pd.DataFrame) else data
+
+
+def _varies(df: pd.DataFrame, col: str) -> bool:
+    return col in df.columns and df[col].astype("object").nunique(dropna=False) > 1
+
+
+def varying_axes(df: pd.DataFrame, *, by_prompt: bool = False, fixed: Sequence[str] = ()) -> list[str]:
+    """The comparison axes (model, strategy, provider; prompt when asked) whose values differ among the rows.
+
+    Grouping by these alone never pools two models served by one provider. `fixed` axes are kept even when they
+    do not vary (a grid's chosen axes); with none varying, the model column alone (one group per model).
+    """
+    strategy = STRATEGY if STRATEGY in df.columns or "routing_strategy" not in df.columns else "routing_strategy"
+    axes = [MODEL, strategy, PROVIDER] + ([PROMPT] if by_prompt else [])
+    keep = [a for a in axes if a in df.columns and (a in fixed or _varies(df, a) or (a == PROMPT and by_prompt))]
+    return keep or [MODEL if MODEL in df.columns else strategy]
 
 
 def _by_list(by: str | Sequence[str]) -> list[str]:
@@ -57,7 +83,8 @@ def _share_text(counts: pd.Series) -> str:
     return ", ".join(f"{name} {v / total:.0%}" for name, v in items)
 
 
-def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
+def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider"),
+              ci: float | None = None) -> pd.DataFrame:
     """One row per group: counts over all rows; percentiles, means and per-token cost over `ok` rows only.
 
     TTFT percentiles (client and server) use the ok rows of streamed calls only; latency uses every ok row.
@@ -66,7 +93,9 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
     billed row, counting a sweep's `cost_estimated_usd` for calls that may have been billed without a reported
     cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `provider_share` is a text like "openai 60%, groq 40%" of each group's ok calls, or, when
     'provider' is one of `by`, that provider's fraction of the ok calls in its group without 'provider'.
+    With `ci` (a level such as 0.95), `success_rate_ci_low` / `_high` give its Wilson score interval.
     """
+    df = as_frame(df)
     keys = _by_list(by)
     missing = [k for k in keys if k not in df.columns]
     if missing:
@@ -101,7 +130,25 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
     per_1k = g["_priced_cost"].sum(min_count=1) / g["_priced_tokens"].sum(min_count=1) * 1000
     out["cost_per_1k_output_tokens_usd"] = per_1k
     out["provider_share"] = _provider_share(d, keys, ok, out)
-    return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS])
+    extra: list[str] = []
+    if ci is not None:
+        out["success_rate_ci_low"], out["success_rate_ci_high"] = _wilson(out["ok"], attempted, ci)
+        extra = ["success_rate_ci_low", "success_rate_ci_high"]
+    return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS, *extra])
+
+
+def _wilson(ok: pd.Series, n: pd.Series, level: float) -> tuple[pd.Series, pd.Series]:
+    """The Wilson score interval of ok / n at `level` (NaN where n is 0)."""
+    from statistics import NormalDist
+
+    if not 0 < level < 1:
+        raise ValueError(f"ci must be a level between 0 and 1 (e.g. 0.95), not {level!r}")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    n = n.astype("float64").where(n > 0)
+    p = ok / n
+    centre, half = (p + z * z / (2 * n)), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return ((centre - half) / scale).astype("float64"), ((centre + half) / scale).astype("float64")
 
 
 def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.DataFrame) -> pd.Series:
@@ -123,18 +170,28 @@ def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.Da
 
 
 def pareto(data: pd.DataFrame, x: str = "cost_mean_usd", y: str | None = None,
-           by: str | Sequence[str] = ("routing_strategy", "provider")) -> pd.DataFrame:
+           by: str | Sequence[str] = ("routing_strategy", "provider"),
+           per: str | Sequence[str] | None = None) -> pd.DataFrame:
     """The groups no other group beats on both `x` and `y` (lower is better), sorted by `x`.
 
-    `data` is a `summarize` result, or raw rows, which are summarized by `by` first. `y` defaults to
+    `data` is a `summarize` result, or raw rows, which are summarized by `by` (plus `per`) first. With `per`
+    (e.g. "model_requested") there is one frontier within each value of `per`. `y` defaults to
     "ttft_client_p50", or "latency_p50" when no group has a TTFT (no streamed calls); `.attrs["y"]` says which.
     """
+    data = as_frame(data)
     want = y or "ttft_client_p50"
-    s = data if x in data.columns and want in data.columns else summarize(data, by)
+    pers = _by_list(per) if per is not None else []
+    keys = [*pers, *(k for k in _by_list(by) if k not in pers)]
+    summarized = x in data.columns and want in data.columns
+    s = data if summarized else summarize(data, keys)
     if y is None:
         has_ttft = want in s.columns and pd.to_numeric(s[want], errors="coerce").notna().any()
         y = want if has_ttft or "latency_p50" not in s.columns else "latency_p50"
-    front = _front(s, x, y)
+    if not pers:
+        front = _front(s, x, y)
+    else:
+        parts = [_front(g, x, y) for _, g in s.groupby(pers, dropna=False, sort=True, observed=True)]
+        front = pd.concat(parts, ignore_index=True) if parts else s.iloc[:0]
     front.attrs["y"] = y
     return front
 

@@ -62,16 +62,18 @@ def _split(values: Sequence[str] | None) -> list[str]:
 
 
 def read_prompts(args: argparse.Namespace) -> list[str]:
-    """Prompts from the arguments, plus a file (or '-' for stdin) with one prompt per blank-line-separated block."""
+    """Prompts from the arguments, plus a file (or '-' for stdin) split by `split_prompts` (the panel's rule)."""
+    from .comparison import split_prompts
+
     prompts = list(args.prompt or [])
     if args.prompts_file:
         text = sys.stdin.read() if args.prompts_file == "-" else Path(args.prompts_file).read_text(encoding="utf-8")
-        prompts += [block.strip() for block in text.split("\n\n") if block.strip()]
+        prompts += split_prompts(text)
     return prompts
 
 
 def _compare(args: argparse.Namespace) -> int:
-    """Run a sweep, print its summary table and write a cost-vs-TTFT chart."""
+    """Run a sweep, print its summary table and write a cost-vs-TTFT chart (and the rows, with --export)."""
     from .analysis import summarize
     from .connect import connect
     from .errors import AurikoError
@@ -84,28 +86,34 @@ def _compare(args: argparse.Namespace) -> int:
         strategies: list[str | None] | None = [None if s == "none" else s for s in _split(args.strategy)] or None
         client = connect(mode=args.mode, speed=args.speed)
         params = {"max_tokens": args.max_tokens} if args.max_tokens else {}
-        df = compare(prompts, models=_split(args.model) or ["gpt-4o-mini"], strategies=strategies,
+        cmp = compare(prompts, models=_split(args.model) or ["gpt-4o-mini"], strategies=strategies,
                      repeats=args.repeats, concurrency=args.concurrency, budget_usd=args.budget_usd,
                      stream=not args.no_stream, ledger=args.ledger or None, resume=args.resume, client=client,
                      progress=not args.quiet, **params)
     except (AurikoError, ValueError, OSError) as e:
         print(f"auriko-nb compare: {e}", file=sys.stderr)
         return 2
+    df = cmp.rows
     run_id = str(df["run_id"].iloc[0])
     label = " (offline simulation)" if client.source == "offline" else ""
-    by = _split(args.by) or ["routing_strategy", "provider"]
     print(f"run {run_id}{label}: {len(df)} calls, {int((df.status == 'ok').sum())} ok, "
           f"${df['cost_usd'].astype(float).sum():.6f} spent")
     with _pandas_wide():
-        print(summarize(df, by=by).to_string())
+        print((summarize(df, by=_split(args.by)) if args.by else cmp.summary()).to_string())
     if args.chart != "none":
-        from . import plots
+        from matplotlib.figure import Figure
 
         path = args.chart or f"auriko-compare-{run_id}.png"
-        ax = plots.cost_vs_ttft(df)
-        fig: Any = ax.figure
+        fig = Figure(figsize=(7, 4.5))
+        cmp.plot(ax=fig.add_subplot())
         fig.savefig(path, dpi=120, bbox_inches="tight")
         print(f"chart written to {path}")
+    if args.export:
+        try:
+            print(f"rows written to {cmp.export(args.export)}")
+        except (OSError, ValueError) as e:
+            print(f"auriko-nb compare: {e}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -154,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--no-stream", action="store_true", help="send non-streamed requests")
     cmp.add_argument("--ledger", default="", metavar="PATH", help="append rows to this SQLite ledger")
     cmp.add_argument("--resume", metavar="RUN_ID", help="run only the cells of RUN_ID without an ok row")
-    cmp.add_argument("--by", action="append", metavar="COL[,COL]", help="summary grouping (default strategy, provider)")
+    cmp.add_argument("--by", action="append", metavar="COL[,COL]",
+                     help="summary grouping (default: the axes that vary among model, strategy, provider)")
+    cmp.add_argument("--export", default="", metavar="FILE", help="write the rows to FILE (.csv or .parquet)")
     cmp.add_argument("--chart", default="", metavar="PNG", help="chart path (default auriko-compare-RUN.png; 'none')")
     cmp.add_argument("--mode", choices=["auto", "live", "offline"], default="auto", help="live API or offline gateway")
     cmp.add_argument("--speed", type=float, default=None, help="offline gateway speed factor")

@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from ._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
-    SESSION_LEDGER,
     BaseClient,
     Messages,
     Prepared,
@@ -70,18 +69,37 @@ def _retriable_transport(exc: httpx.RequestError) -> bool:
 class Client(BaseClient):
     """Synchronous Auriko client. Key from `api_key` or AURIKO_API_KEY; base URL from `base_url` or AURIKO_BASE_URL.
 
-    Every chat/responses call becomes one record passed to `on_record` (default: the session ledger; None: off).
+    Every chat/responses call becomes one record passed to the `on_record` hooks, if any: it writes no file itself.
     """
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.BaseTransport | None = None, http_client: httpx.Client | None = None,
-                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
                  default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._session_token = session_token
+        self._given_http = transport is not None or http_client is not None
+
+    @property
+    def custom_transport(self) -> bool:
+        """Whether calls go through a transport or `http_client` the caller gave (which an async twin cannot reuse)."""
+        return self._given_http
+
+    def async_twin(self, http_client: httpx.AsyncClient | None = None) -> AsyncClient:
+        """An `AsyncClient` with this client's settings: key, base URL, timeout, retries, default headers, deadline,
+        hooks, injected defaults and source (sweeps use it so a Ctrl-C closes the calls in flight)."""
+        if self._given_http:
+            raise ValueError("this client sends through a transport or http_client of yours: build the AsyncClient "
+                             "with its async counterpart")
+        key = self._api_key.get_secret_value() if self._api_key is not None else None
+        twin = AsyncClient(key, base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries,
+                           http_client=http_client, session_token=self._session_token, on_record=self.record_hooks,
+                           default_headers=self._default_headers, deadline=self.deadline)
+        twin.source, twin.defaults = self.source, self.defaults
+        return twin
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -264,7 +282,7 @@ class AsyncClient(BaseClient):
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
                  timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES,
                  transport: httpx.AsyncBaseTransport | None = None, http_client: httpx.AsyncClient | None = None,
-                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = SESSION_LEDGER,
+                 session_token: str | None = None, on_record: RecordHook | Sequence[RecordHook] | None = None,
                  default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None

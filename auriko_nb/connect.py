@@ -50,19 +50,25 @@ def connect(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | 
             seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> Client:
     """A `Client` on the live API if a key is given or set, else on the offline gateway (`mode` forces one).
 
-    Its calls default to the session settings (`ak.settings`: model, routing, max tokens); pass `routing={}` for
-    no routing preference on one call.
+    A notebook entry point: its calls default to the session settings (`ak.settings`: model, routing, max tokens;
+    pass `routing={}` for no routing preference on one call) and are appended to the session ledger, besides any
+    `on_record` hooks given (see `notebook_session.attach`).
     """
+    # notebook_session (traitlets, sqlite) loads on the first connect, not on `import auriko_nb`
+    from .notebook_session import attach
+
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = Client(key, base_url=url, **client_kwargs)
-    client.source, client.session_defaults = source, True
-    return client
+    client.source = source
+    return attach(client)
 
 
 def connect_async(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | None = None,
                   seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> AsyncClient:
     """The async twin of `connect`."""
+    from .notebook_session import attach
+
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = AsyncClient(key, base_url=url, **client_kwargs)
-    client.source, client.session_defaults = source, True
-    return client
+    client.source = source
+    return attach(client)

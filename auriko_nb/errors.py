@@ -42,7 +42,18 @@ __all__ = [
     "APITimeoutError",
     "StreamError",
     "MalformedResponseError",
+    "BudgetError",
+    "is_retryable",
 ]
+
+# The SDK's retry rule (§9.2): these codes are never retried, even on a retryable type.
+NON_RETRYABLE_CODES = frozenset({
+    "budget_exhausted", "insufficient_quota", "internal_error", "duplicate_resource", "field_immutable",
+    "method_not_allowed", "operation_not_allowed", "state_precondition_failed",
+})
+RETRYABLE_TYPES = frozenset({"rate_limit_error", "api_error"})
+DOCUMENTED_TYPES = RETRYABLE_TYPES | {"invalid_request_error", "authentication_error", "permission_error",
+                                     "not_found_error"}
 
 
 class AurikoError(Exception):
@@ -110,8 +121,6 @@ class AurikoError(Exception):
     @property
     def retryable(self) -> bool:
         """Whether the same request may succeed if sent again (the SDK's rule, §9.2)."""
-        from ._retry import is_retryable
-
         return is_retryable(self)
 
 
@@ -227,3 +236,46 @@ class MalformedResponseError(AurikoError):
 for _cls in (APIStatusError, BadRequestError, ConflictError, AuthenticationError, PermissionDeniedError, NotFoundError,
              RateLimitError, ServerError):  # made at import, so an error pickled in one process loads in another
     stream_error_class(_cls)
+
+
+class MagicUsageError(AurikoError, ValueError):
+    """A bad magic line or notebook-session call: unknown flag or subcommand, missing or malformed value."""
+
+    default_type = "usage_error"
+
+
+class TemplateError(AurikoError, ValueError):
+    """A `{{name}}` in a prompt that names no variable (or attribute) in the namespace."""
+
+    default_type = "template_error"
+
+
+class BudgetError(AurikoError, ValueError):
+    """A sweep refused to start because its estimated cost exceeds `budget_usd`."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="budget_estimate_exceeded", type="invalid_request_error")
+
+
+class LedgerError(AurikoError, OSError):
+    """A ledger file that cannot be opened or created (a missing directory we may not create, no permission)."""
+
+    default_type = "ledger_error"
+
+
+def is_retryable(err: AurikoError) -> bool:
+    """True for connection failures and rate-limit/server errors other than the SDK's non-retryable codes.
+
+    Lives with the errors (not in `_retry`) because `AurikoError.retryable` asks it; `_retry` re-exports it.
+    """
+    if isinstance(err, StreamError):
+        return False
+    if isinstance(err, APIConnectionError):
+        return err.transient
+    if isinstance(err, APIStatusError) and err.status_code:
+        if err.code in NON_RETRYABLE_CODES:
+            return False
+        if err.type in DOCUMENTED_TYPES:
+            return err.type in RETRYABLE_TYPES
+        return err.status_code == 429 or err.status_code >= 500  # an undocumented type: the status decides
+    return False

@@ -21,57 +21,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _ledger_arrow
-from .records import RECORD_COLUMNS
+from .errors import LedgerError
+from .schema import (  # coerce_types, record_dtypes and to_frame are re-exported: they lived here first
+    RECORD_COLUMNS,
+    TIME_COLUMN,
+    TIME_DTYPE,
+    coerce_types,
+    columns_of,
+    dtype_of,
+    record_dtypes,
+    sql_type,
+    to_frame,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Ledger", "session_ledger", "set_session_ledger", "to_frame", "coerce_types", "record_dtypes",
-           "DEFAULT_LEDGER_PATH", "LEDGER_ENV"]
+           "DEFAULT_LEDGER_PATH", "LEDGER_ENV", "OFF_VALUES"]
 
 TABLE = "calls"
 LEDGER_ENV = "AURIKO_NB_LEDGER"
 DEFAULT_LEDGER_PATH = "auriko_ledger.sqlite"
-_OFF_VALUES = {"off", "none", "0", "false", "no"}
+OFF_VALUES = frozenset({"off", "none", "0", "false", "no"})  # `AURIKO_NB_LEDGER` values that turn it off
 BUSY_TIMEOUT_S = 30.0
 
-FLOAT_COLUMNS = ("ttft_ms_server", "ttft_ms_client", "headers_ms_client", "latency_ms", "throughput_tps", "cost_usd", "cost_estimated_usd",
-                 "cache_savings_usd")
-INT_COLUMNS = ("prompt_tokens", "completion_tokens", "cached_tokens", "warning_count", "http_status", "attempts")
-BOOL_COLUMNS = ("stream",)
-CATEGORY_COLUMNS = ("provider", "routing_strategy", "optimize", "status", "model_canonical", "source", "endpoint")
-JSON_COLUMNS = ("routing", "warnings", "tags")
-TIME_COLUMN = "started_at"
-TIME_DTYPE = "datetime64[us, UTC]"
-
-
-def _text_dtype() -> str:
-    import pandas as pd
-
-    return "str" if int(pd.__version__.split(".")[0]) >= 3 else "object"
-
-
-def _dtype_of(col: str) -> str:
-    if col in FLOAT_COLUMNS:
-        return "float64"
-    if col in INT_COLUMNS:
-        return "Int64"
-    if col in BOOL_COLUMNS:
-        return "boolean"
-    if col in CATEGORY_COLUMNS:
-        return "category"
-    return TIME_DTYPE if col == TIME_COLUMN else _text_dtype()
-
-
-def _sql_type(col: str) -> str:
-    if col in FLOAT_COLUMNS:
-        return "REAL"
-    return "INTEGER" if col in INT_COLUMNS or col in BOOL_COLUMNS else "TEXT"
-
-
-def record_dtypes() -> dict[str, str]:
-    """The pandas dtype of each record column, as `to_dataframe` returns them."""
-    return {c: _dtype_of(c) for c in RECORD_COLUMNS}
+_FLOAT = columns_of("float")
+_INT = columns_of("int", "bool")
+_JSON = columns_of("json")
 
 
 # -- values in: one canonical SQLite value per column ------------------------------------------------------
@@ -104,15 +81,15 @@ def utc_text(value: Any) -> str | None:
 
 def _coerce(col: str, value: Any) -> Any:
     """Turn a non-native value (numpy scalar, bool, NA, dict, list) into what SQLite stores for `col`."""
-    if col in JSON_COLUMNS and isinstance(value, (dict, list, tuple)):
+    if col in _JSON and isinstance(value, (dict, list, tuple)):
         return json.dumps(value, sort_keys=True, default=str)
     import pandas as pd
 
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return None
-    if col in INT_COLUMNS or col in BOOL_COLUMNS:
+    if col in _INT:
         return int(value)
-    if col in FLOAT_COLUMNS:
+    if col in _FLOAT:
         return float(value)
     return str(value)
 
@@ -127,35 +104,6 @@ def _row(record: Mapping[str, Any], columns: Sequence[str], time_index: int) -> 
     return values
 
 
-# -- frames out: one dtype per column ---------------------------------------------------------------------
-
-def coerce_types(df: pd.DataFrame) -> pd.DataFrame:
-    """The known record columns of `df` converted to ledger dtypes (other columns left alone); a new frame."""
-    import pandas as pd
-
-    out = df.copy()
-    for col in out.columns:
-        if col not in RECORD_COLUMNS:
-            continue
-        want, s = _dtype_of(col), out[col]
-        if str(s.dtype) == want:
-            continue
-        if col == TIME_COLUMN:
-            s = pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
-        elif want in ("float64", "Int64"):
-            s = pd.to_numeric(s, errors="coerce")
-            if want == "Int64":
-                s = s.round()
-        elif col in JSON_COLUMNS and s.dtype == object:
-            s = s.map(lambda v: json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v)
-        elif want == "boolean":
-            s = s.map(_to_bool, na_action="ignore") if s.dtype == object or str(s.dtype) == "str" else s
-        elif want == "category":
-            s = s.astype(_text_dtype())  # categories are text even when every value is missing
-        out[col] = s.astype(want)
-    return out
-
-
 def _check_columns(columns: Sequence[str]) -> list[str]:
     """`columns` as a list, or a one-line error naming the ones that are not record columns."""
     cols = [columns] if isinstance(columns, str) else list(columns)
@@ -165,20 +113,6 @@ def _check_columns(columns: Sequence[str]) -> list[str]:
     if not cols:
         raise ValueError("columns: give at least one record column, or None for all")
     return cols
-
-
-def _to_bool(v: Any) -> Any:
-    if isinstance(v, str):
-        return {"true": True, "1": True, "false": False, "0": False}.get(v.strip().lower())
-    return bool(v)
-
-
-def to_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
-    """Records (dicts, or a DataFrame of them) as a typed frame with exactly the `RECORD_COLUMNS`, in order."""
-    import pandas as pd
-
-    df = records if isinstance(records, pd.DataFrame) else pd.DataFrame.from_records(list(records))
-    return coerce_types(df.reindex(columns=list(RECORD_COLUMNS)).reset_index(drop=True))
 
 
 # -- the ledger -------------------------------------------------------------------------------------------
@@ -197,9 +131,12 @@ class Ledger:
             self._conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                          check_same_thread=False)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                         check_same_thread=False)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                             check_same_thread=False)
+            except (OSError, sqlite3.OperationalError) as e:
+                raise LedgerError(f"cannot open the ledger {self.path}: {e}", code="ledger_unavailable") from None
         self._columns: tuple[str, ...] = ()
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
@@ -217,13 +154,13 @@ class Ledger:
         conn = self._conn
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # in WAL: every commit survives a crash of the process
-        cols = ", ".join(f'"{c}" {_sql_type(c)}' for c in RECORD_COLUMNS)
+        cols = ", ".join(f'"{c}" {sql_type(c)}' for c in RECORD_COLUMNS)
         with self._transaction():
             conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, {cols})")
             have = {r[1] for r in conn.execute(f"PRAGMA table_info({TABLE})")}
             for c in RECORD_COLUMNS:  # a ledger written by an older version gains newer columns
                 if c not in have:
-                    conn.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{c}" {_sql_type(c)}')
+                    conn.execute(f'ALTER TABLE {TABLE} ADD COLUMN "{c}" {sql_type(c)}')
             conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_run ON {TABLE}(run_id)")
             conn.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE}(started_at)")
 
@@ -296,7 +233,7 @@ class Ledger:
             return to_frame([])[wanted]
         sql = f"SELECT {', '.join(cols)} FROM {TABLE}"
         sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
-        fast = _ledger_arrow.read(self.path, sql, params, {c: _dtype_of(c) for c in cols})
+        fast = _ledger_arrow.read(self.path, sql, params, {c: dtype_of(c) for c in cols})
         if fast is None:
             with self._lock:
                 rows = self._conn.execute(sql, params).fetchall()
@@ -381,7 +318,7 @@ def session_ledger() -> Ledger | None:
     with _session_lock:
         if _session is None and not _session_off:
             env = os.environ.get(LEDGER_ENV, "").strip()
-            if env.lower() in _OFF_VALUES:
+            if env.lower() in OFF_VALUES:
                 return None
             try:
                 _session = Ledger(env or DEFAULT_LEDGER_PATH)

@@ -1,4 +1,4 @@
-"""Parsing of the `%%auriko` line into a typed request: argparse that raises instead of exiting."""
+"""Parsing of the `%%auriko` cell line and the `%auriko SUBCOMMAND` line: argparse that raises instead of exiting."""
 
 from __future__ import annotations
 
@@ -7,25 +7,34 @@ import json
 import math
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from .commands import CONFIG_KEYS
+from .errors import MagicUsageError
 from .types.request import STRATEGIES
 
 FORMATS = ("markdown", "text", "code", "json")
 _CAPTURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*<<\s*(.*)$", re.S)
 
 
-class MagicUsageError(ValueError):
-    """A bad `%%auriko` line: unknown flag, missing or malformed value."""
+__all__ = ["CONFIG_KEYS", "SUBCOMMANDS", "CellOptions", "MagicUsageError", "build_parser", "build_subcommand_parser",
+           "parse_line", "parse_subcommand", "subcommand_help"]
 
 
 class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one MagicUsageError line naming the command, plus a hint."""
+
+    def __init__(self, *args: Any, hint: str = "see %auriko help", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hint = hint
+
     def error(self, message: str) -> NoReturn:
-        raise MagicUsageError(f"%%auriko: {message} (see %auriko help)")
+        raise MagicUsageError(f"{self.prog}: {message} ({self.hint})")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise MagicUsageError((message or "").strip() or "%%auriko: see %auriko help")
+        raise MagicUsageError((message or "").strip() or f"{self.prog}: {self.hint}")
 
 
 def _csv(text: str) -> list[str]:
@@ -190,3 +199,107 @@ def parse_line(line: str) -> CellOptions:
                        system=a.system, params=params, tags=a.tag, trace_id=a.trace_id,
                        stream=False if a.no_stream else None, format=a.format, chat=a.chat, out=a.out,
                        compare=a.compare, repeat=a.repeat)
+
+
+# -- %auriko SUBCOMMAND -----------------------------------------------------------------------------------------
+
+SUBCOMMANDS = {
+    "help": ("", "this help"),
+    "status": ("", "connection, API key (never shown), defaults, ledger file, this session's calls and spend"),
+    "login": ("", "type an API key at a hidden prompt; the next calls go to the live API"),
+    "use": ("live|offline|auto", "where the calls go"),
+    "config": ("[KEY=VALUE ...]", f"session defaults; keys: {', '.join(CONFIG_KEYS)}"),
+    "models": ("[FILTER ...]", "the model directory (ids containing a filter word)"),
+    "providers": ("", "the providers and their data policies"),
+    "prices": ("MODEL", "the price tiers of one model at each provider"),
+    "me": ("", "the key's workspace"),
+    "balance": ("", "the credit balance the last response reported"),
+    "log": ("[N]", "this session's calls (the last N)"),
+    "reset": ("", "forget the --chat conversation"),
+    "routing": ("", "open the routing panel"),
+    "compare": ("", "open the comparison panel"),
+}
+_HINTS = {
+    "prices": "name one model, e.g. %auriko prices gpt-4o",
+    "compare": "it takes no arguments and opens the panel; use %%auriko --compare optimize=a,b for a one-cell "
+               "comparison",
+}
+_NONE_WORDS = ("", "none", "off", "null")
+_BOOL_WORDS = {"true": True, "on": True, "1": True, "yes": True, "false": False, "off": False, "0": False, "no": False}
+
+
+def _bool(text: str) -> bool:
+    return _BOOL_WORDS[text.lower()]  # a KeyError becomes "needs true or false" below
+
+
+def _optimize(text: str) -> str | bool:
+    return False if text.lower() == "off" else text  # off: send no routing at all; none: clear the strategy
+
+
+_CONFIG_VALUES: dict[str, tuple[Callable[[str], Any], str, bool]] = {  # key: (type, what it needs, none clears it)
+    "model": (str, "a model id", False), "optimize": (_optimize, "a strategy", True),
+    "max_ttft_ms": (int, "a whole number", True), "max_cost_per_1m": (float, "a number", True),
+    "min_tps": (float, "a number", True), "providers": (_csv, "a comma-separated list", True),
+    "exclude": (_csv, "a comma-separated list", True), "prefer": (str, "a provider", True),
+    "data_policy": (str, "a data policy", True), "stream": (_bool, "true or false", False),
+    "max_tokens": (int, "a whole number", True), "ledger": (str, "a path, '' or off", False),
+    "speed": (float, "a number", False),
+}
+
+
+def _config_item(text: str) -> tuple[str, Any]:
+    """`key=value` -> (key, typed value); 'none'/'off'/'' clear a routing limit (None); ranges are checked later."""
+    key, sep, raw = text.partition("=")
+    if not sep or key not in _CONFIG_VALUES:
+        raise argparse.ArgumentTypeError(f"expected key=value with key in {', '.join(CONFIG_KEYS)}; got {text!r}")
+    convert, needs, clearable = _CONFIG_VALUES[key]
+    raw = raw.strip()
+    if clearable and raw.lower() in _NONE_WORDS and not (key == "optimize" and raw.lower() == "off"):
+        return key, None
+    try:
+        return key, convert(raw)
+    except (ValueError, KeyError):  # only the conversion of the one word above
+        raise argparse.ArgumentTypeError(f"{key} needs {needs}, got {raw!r}") from None
+
+
+def _mode(text: str) -> str:
+    if text not in ("live", "offline", "auto"):
+        raise argparse.ArgumentTypeError(f"expected live, offline or auto, got {text!r}")
+    return text
+
+
+def build_subcommand_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The `%auriko` parser (one subparser per subcommand) and its subparsers by name."""
+    top = _Parser(prog="%auriko", add_help=False, allow_abbrev=False, usage="%(prog)s SUBCOMMAND [ARGS]")
+    sub = top.add_subparsers(dest="command", metavar="SUBCOMMAND", title="subcommands", parser_class=_Parser)
+    parsers: dict[str, argparse.ArgumentParser] = {name: sub.add_parser(name, prog=f"%auriko {name}", help=f"{args + ': ' if args else ''}{text}", add_help=False,
+                                    allow_abbrev=False, hint=_HINTS.get(name, "see %auriko help"))
+               for name, (args, text) in SUBCOMMANDS.items()}
+    parsers["use"].add_argument("mode", type=_mode, metavar="MODE")
+    parsers["config"].add_argument("items", nargs="*", type=_config_item, metavar="KEY=VALUE")
+    parsers["models"].add_argument("filters", nargs="*", metavar="FILTER")
+    parsers["prices"].add_argument("model", metavar="MODEL")
+    parsers["log"].add_argument("n", nargs="?", type=_positive_int, metavar="N")
+    return top, parsers
+
+
+_SUB_PARSER, _SUB_PARSERS = build_subcommand_parser()
+
+
+def subcommand_help() -> str:
+    """What `%auriko help` prints: the subcommands, from the parser."""
+    return _SUB_PARSER.format_help()
+
+
+def parse_subcommand(line: str) -> argparse.Namespace:
+    """Parse `%auriko SUBCOMMAND [ARGS]` (empty: help); raise MagicUsageError with one line naming the problem."""
+    try:
+        argv = shlex.split(line) or ["help"]
+    except ValueError as e:
+        raise MagicUsageError(f"%auriko: cannot parse the line ({e})") from None
+    if argv[0] not in _SUB_PARSERS:
+        raise MagicUsageError(f"%auriko: unknown subcommand {argv[0]!r}; try %auriko help")
+    ns, extra = _SUB_PARSER.parse_known_args(argv)
+    if extra:
+        _SUB_PARSERS[ns.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return ns

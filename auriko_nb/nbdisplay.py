@@ -69,7 +69,7 @@ def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
     finally:
         if display_id is not None:
             update_display(PLACEHOLDER, raw=True, display_id=display_id)
-            if stream.text_so_far and stream._result is None:
+            if stream.text_so_far and not stream.finished:
                 display(_bundle(stream.text_so_far, "text"), raw=True)  # what arrived before the failure
     result = stream.result
     display(_bundle(result.text, fmt), raw=True)

@@ -8,12 +8,13 @@ on the axis.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .analysis import pareto, streamed, summarize
+from .analysis import MODEL, as_frame, pareto, streamed, summarize, varying_axes
 from .ledger import coerce_types
 
 if TYPE_CHECKING:
@@ -93,12 +94,14 @@ def _timing(ok: pd.DataFrame, ttft: str) -> tuple[pd.Series, str, str]:
     return _number(ok, "latency_ms"), f"latency (ms) — {reason}", "latency_p50"
 
 
-def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client") -> Axes:
-    """Each ok call as a point (cost, TTFT), one colour per provider, with the Pareto frontier of the
-    strategy × provider groups (mean cost, median TTFT) drawn as a labelled step line.
+def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client",
+                 by: Sequence[str] | None = None) -> Axes:
+    """Each ok call as a point (cost, TTFT), one colour per provider, with one Pareto frontier per model of the
+    `by` groups (default: the axes that vary among model, strategy and provider) as labelled step lines.
 
     TTFT is that of the streamed calls; with none, the chart uses latency and its axis label says so."""
     _check_ttft(ttft)
+    df = as_frame(df)
     ax = _axes(ax)
     ok = _ok(df)
     t, ylabel, ycol = _timing(ok, ttft)
@@ -114,17 +117,29 @@ def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client")
     for name in sorted(colours):
         mask = (providers == name).to_numpy()
         ax.scatter(cost[keep][mask], t[keep][mask], s=18, alpha=0.6, color=colours[name], label=name)
-    front = pareto(df, x="cost_mean_usd", y=ycol, by=("routing_strategy", "provider"))
-    if not front.empty:
-        ax.step(front["cost_mean_usd"], front[ycol], where="post", color="black", lw=1.2,
-                marker="D", ms=5, label=f"Pareto frontier (mean cost, p50 {metric})")
-        for _, g in front.iterrows():
-            name = " · ".join(UNKNOWN if pd.isna(g[k]) else str(g[k]) for k in ("routing_strategy", "provider"))
-            ax.annotate(name, (g["cost_mean_usd"], g[ycol]), xytext=(4, 4),
-                        textcoords="offset points", fontsize=8)
+    _frontiers(ax, df, ycol, metric, list(by) if by is not None else varying_axes(df))
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return ax
+
+
+def _frontiers(ax: Axes, df: pd.DataFrame, ycol: str, metric: str, keys: list[str]) -> None:
+    """One Pareto step line per model (mean cost, p50 time) over the `keys` groups, each point labelled."""
+    per = [MODEL] if MODEL in df.columns else None
+    front = pareto(df, x="cost_mean_usd", y=ycol, by=keys, per=per)
+    if front.empty:
+        return
+    groups = list(front.groupby(per, dropna=False, sort=True)) if per else [((None,), front)]
+    styles = ["-", "--", ":", "-."]
+    for i, (model, g) in enumerate(groups):
+        name = model[0] if isinstance(model, tuple) else model
+        label = f"Pareto frontier (mean cost, p50 {metric})" + (f" · {name}" if per and len(groups) > 1 else "")
+        ax.step(g["cost_mean_usd"], g[ycol], where="post", color="black", lw=1.2, ls=styles[i % len(styles)],
+                marker="D", ms=5, label=label)
+        shown = [k for k in keys if k in g.columns and not (per and k in per and len(groups) == 1)]
+        for _, r in g.iterrows():
+            text = " · ".join(UNKNOWN if pd.isna(r[k]) else str(r[k]) for k in shown)
+            ax.annotate(text, (r["cost_mean_usd"], r[ycol]), xytext=(4, 4), textcoords="offset points", fontsize=8)
 
 
 def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = None,
@@ -133,6 +148,7 @@ def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = 
 
     With no streamed calls, the boxes are of latency and the axis label says so."""
     _check_ttft(ttft)
+    df = as_frame(df)
     ax = _axes(ax)
     ok = _ok(df)
     t, ylabel, ycol = _timing(ok, ttft)
@@ -155,6 +171,7 @@ def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = 
 
 def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str = "routing_strategy") -> Axes:
     """A bar of mean cost per ok call for each strategy, annotated with the strategy's total spend."""
+    df = as_frame(df)
     ax = _axes(ax)
     _decorate(ax, f"Cost by {by.replace('_', ' ')}", by.replace("_", " "), "mean cost per call (USD)")
     d = coerce_types(df)
@@ -174,6 +191,7 @@ def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str = "routin
 
 def provider_share(df: pd.DataFrame, by: str = "routing_strategy", ax: Axes | None = None) -> Axes:
     """Stacked bars: for each strategy (or `by` group), the percentage of its ok calls each provider served."""
+    df = as_frame(df)
     ax = _axes(ax)
     _decorate(ax, f"Provider share by {by.replace('_', ' ')}", by.replace("_", " "), "share of ok calls (%)")
     ok = _ok(df)
@@ -192,6 +210,7 @@ def provider_share(df: pd.DataFrame, by: str = "routing_strategy", ax: Axes | No
 
 def spend_over_time(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """The cumulative cost of every billed call against its start time (UTC), with the total at the end."""
+    df = as_frame(df)
     ax = _axes(ax)
     _decorate(ax, "Cumulative spend", "started at (UTC)", "cumulative spend (USD)")
     d = coerce_types(df)

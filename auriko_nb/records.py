@@ -10,22 +10,21 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .schema import RECORD_COLUMNS as RECORD_COLUMNS  # defined in schema.py; importable from here as before
 from .types.request import STRATEGIES
 
 if TYPE_CHECKING:
     from .errors import AurikoError
-    from .result import Result
 
-RECORD_COLUMNS: tuple[str, ...] = (
-    "run_id", "call_id", "cell", "started_at", "source", "endpoint", "prompt_id", "model_requested", "optimize",
-    "routing", "provider", "provider_model_id", "model_canonical", "routing_strategy", "ttft_ms_server",
-    "ttft_ms_client", "headers_ms_client", "latency_ms", "throughput_tps", "prompt_tokens", "completion_tokens", "cached_tokens",
-    "cost_usd", "cost_estimated_usd", "cache_savings_usd", "warnings", "warning_count", "status", "error_code", "error_type",
-    "error_message", "http_status", "attempts", "request_id", "tags", "trace_id", "stream", "finish_reason",
-)
 
+class Answered(Protocol):
+    """What `make_record` needs of a finished call (a `Result`): its response half of the row."""
+
+    def record_fields(self) -> dict[str, Any]:
+        """The record columns the response fills in (usage, routing, timings, warnings)."""
+        ...
 
 def prompt_id(messages: Any) -> str:
     """A short stable hash of the messages (or Responses input): equal prompts share an id."""
@@ -79,17 +78,17 @@ class CallContext:
         return rec
 
 
-def make_record(ctx: CallContext, result: Result | None = None, error: AurikoError | None = None,
+def make_record(ctx: CallContext, result: Answered | None = None, error: AurikoError | None = None,
                 status: str | None = None) -> dict[str, Any]:
     """One row for a finished call: from its result, or its error, or neither (a cancelled call)."""
     rec = ctx.base_record()
     if result is not None:
-        rec.update(result._record_fields())
+        rec.update(result.record_fields())
         rec["status"] = status or "ok"
     elif error is not None:
         partial = getattr(error, "result", None)
         if partial is not None:
-            rec.update(partial._record_fields())
+            rec.update(partial.record_fields())
         rec.update(
             status=status or "error", error_code=error.code, error_type=error.type,
             error_message=str(error), http_status=error.status_code or None, attempts=error.attempts,
@@ -99,4 +98,12 @@ def make_record(ctx: CallContext, result: Result | None = None, error: AurikoErr
             rec["source"] = "offline"
     else:
         rec["status"] = status or "cancelled"
+    return rec
+
+
+def cancelled_record(ctx: CallContext, exc: BaseException, **fields: Any) -> dict[str, Any]:
+    """The row of a call that Ctrl-C (`interrupted`) or a task cancellation (`cancelled`) ended before it finished."""
+    code = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
+    rec = make_record(ctx, status="cancelled")
+    rec.update(error_code=code, error_message=f"{code} before the call finished ({type(exc).__name__})", **fields)
     return rec

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .headers import ResponseHeaders
+from .records import CallContext, make_record
 from .types.chat import ChatCompletion
 from .types.responses import Response
 from .types.routing_metadata import RoutingMetadata
-
-if TYPE_CHECKING:
-    from .records import CallContext
 
 
 @dataclass
@@ -71,7 +69,8 @@ class Result:
         rm = self.routing_metadata
         return (rm.client_warnings if rm else []) + self.client_warnings
 
-    def _record_fields(self) -> dict[str, Any]:
+    def record_fields(self) -> dict[str, Any]:
+        """The response half of this call's record (usage, routing, timings, warnings); `to_record` adds the rest."""
         rm, u = self.routing_metadata, self.response.usage
         prompt_tokens = completion_tokens = None
         if u is not None:
@@ -108,8 +107,6 @@ class Result:
 
     def to_record(self) -> dict[str, Any]:
         """This call as one flat row (see `RECORD_COLUMNS`); never contains the API key."""
-        from .records import make_record
-
         return make_record(self.context, result=self)
 
     def __str__(self) -> str:
@@ -137,7 +134,7 @@ class Result:
             parts.append(f"TTFT {self.ttft_ms:.0f} ms (client)")
         if self.latency_ms is not None:
             parts.append(f"latency {self.latency_ms:.0f} ms")
-        rec = self._record_fields()
+        rec = self.record_fields()
         if rec["prompt_tokens"] is not None:
             parts.append(f"{rec['prompt_tokens']}→{rec['completion_tokens']} tokens")
         if self.cost_usd is not None:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from ._error_mapping import error_from_code, error_from_envelope
 from .errors import AurikoError, MalformedResponseError, StreamError, stream_error_class
 from .headers import ResponseHeaders
-from .records import CallContext, make_record
+from .records import CallContext, cancelled_record, make_record
 from .result import Result
 from .types.chat import ChatCompletion
 from .types.responses import Response, ResponseUsage
@@ -264,6 +264,11 @@ class _StreamBase:
         """The text received until now."""
         return self._acc.text
 
+    @property
+    def finished(self) -> bool:
+        """True once the stream ended with a complete Result (False while open, and after a failure)."""
+        return self._result is not None
+
     def _check_content_type(self) -> None:
         ctype = self._response.headers.get("content-type", "")
         if "text/event-stream" not in ctype:
@@ -299,7 +304,7 @@ class _StreamBase:
                               attempts=self.attempts, context=self.context, headers_ms=self.headers_ms,
                               client_warnings=notes)
         if self._client.record_hooks:
-            self._client._emit(self._result.to_record())
+            self._emit(self._result.to_record())
         return self._result
 
     def _deadline_error(self) -> StreamError | None:
@@ -322,16 +327,22 @@ class _StreamBase:
             rec = make_record(self.context, error=err)
             rec.update(ttft_ms_client=self.ttft_ms, headers_ms_client=self.headers_ms,
                        request_id=self.headers.request_id)
-            self._client._emit(rec)
+            self._emit(rec)
         return err
 
     def _cancel(self, exc: BaseException) -> None:
         """Ctrl-C, a task cancellation or an abandoned iteration ended the stream: record it once as cancelled."""
         if self._result is None and self._error is None and not self._cancelled:
             self._cancelled = True
-            self._client._emit_cancelled(self.context, exc, ttft_ms_client=self.ttft_ms,
-                                         headers_ms_client=self.headers_ms, attempts=self.attempts,
-                                         request_id=self.headers.request_id)
+            if self._client.record_hooks:  # never raises: the interrupt wins
+                with suppress(Exception):
+                    self._emit(cancelled_record(self.context, exc, ttft_ms_client=self.ttft_ms,
+                                                headers_ms_client=self.headers_ms, attempts=self.attempts,
+                                                request_id=self.headers.request_id))
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        for hook in self._client.record_hooks:
+            hook(record)
 
     def _check_reuse(self) -> bool:
         if self._error is not None:

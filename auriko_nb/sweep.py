@@ -5,6 +5,7 @@ a budget and an adaptive rate limit; every grid cell ends as exactly one row (ok
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import urllib.request
@@ -12,18 +13,26 @@ import uuid
 import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from ._body import assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
-from ._core import to_messages
+from ._core import DEFAULT_TIMEOUT, to_messages
 from ._deadline import check_deadline
 from ._retry import backoff_delay
 from ._sharded_pool import ShardedTransport
 from .client import AsyncClient, Client
-from .errors import AurikoError, MalformedResponseError, RateLimitError, RequestValidationError, StreamError
+from .errors import (  # BudgetError: defined in errors.py, importable from here as before
+    AurikoError,
+    BudgetError,
+    MalformedResponseError,
+    RateLimitError,
+    RequestValidationError,
+    StreamError,
+)
 from .estimate import DEFAULT_OUTPUT_TOKENS, bound_call_usd, check_budget, estimate_call_usd
 from .limiter import AdaptiveLimiter
 from .records import RECORD_COLUMNS, CallContext, make_record, prompt_id
@@ -32,21 +41,16 @@ from .types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .comparison import Comparison
     from .ledger import Ledger
     from .types.catalog import Directory
 
 Prompt = str | Sequence[Mapping[str, Any]]
 Row = dict[str, Any]
+T = TypeVar("T")
 DEFAULT_LEDGER: Any = object()
 RATE_LIMIT_ATTEMPTS = 8
 _CHAT_OPTIONS = frozenset({"gateway", "extra_body", "extra_headers", "deadline", "system"})  # not body fields
-
-
-class BudgetError(AurikoError, ValueError):
-    """A sweep refused to start because its estimated cost exceeds `budget_usd`."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="budget_estimate_exceeded", type="invalid_request_error")
 
 
 @dataclass(frozen=True)
@@ -77,22 +81,31 @@ def _http_client(connections: int, timeout: float | httpx.Timeout) -> httpx.Asyn
     return httpx.AsyncClient(transport=ShardedTransport(connections), timeout=timeout, follow_redirects=True)
 
 
-def _as_async_client(client: Client | AsyncClient | None, concurrency: int) -> AsyncClient:
-    """A retry-free AsyncClient with a pool big enough for the cap (the sweep does its own retries)."""
-    from ._core import DEFAULT_TIMEOUT
-    from .connect import _resolve
+def _own_client(concurrency: int) -> tuple[AsyncClient, httpx.AsyncClient]:
+    """The client a sweep builds when given none (`connect_async`'s, on a pool big enough for the cap), and that
+    pool, which the sweep closes when it ends."""
+    from .connect import connect_async
 
-    if client is None:
-        key, base_url, source = _resolve(None, None, "auto", None, None)
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT
-        deadline = None
-    else:
-        key = client._api_key.get_secret_value() if client._api_key else None
-        base_url, source, timeout, deadline = client.base_url, client.source, client.timeout, client.deadline
-    out = AsyncClient(key, base_url=base_url, max_retries=0, timeout=timeout, on_record=None, deadline=deadline,
-                      http_client=_http_client(concurrency + 8, timeout))
-    out.source = source
-    return out
+    pool = _http_client(concurrency + 8, DEFAULT_TIMEOUT)
+    return connect_async(max_retries=0, http_client=pool), pool
+
+
+def _sweep_view(client: Client | AsyncClient, capture: Callable[[Row], None]) -> Client | AsyncClient:
+    """The caller's client as it is (transport, headers, proxy, TLS, pool), retry-free (the sweep does its own
+    retries), its records captured by the sweep (which writes its own rows) and no session defaults (the sweep
+    resolved them already)."""
+    return client.with_options(max_retries=0, on_record=capture, defaults=None)
+
+
+def _sync_chat(client: Client, prompt: Prompt, stream: bool, kwargs: dict[str, Any], halt: threading.Event) -> Any:
+    """One call of a sync client, in a worker thread (so TTFT is measured there); a stream stops once `halt` is set."""
+    if not stream:
+        return client.chat(prompt, **kwargs)
+    with client.chat(prompt, stream=True, **kwargs) as chunks:
+        for _ in chunks:
+            if halt.is_set():
+                return None  # the sweep is over and has already written this cell's `cancelled` row
+        return chunks.result
 
 
 class Sweep:
@@ -166,6 +179,8 @@ class Sweep:
         self._began: set[str] = set()  # cells whose call failed after its answer began (may have been billed)
         self._captured: dict[str, Row] = {}  # the last row the client emitted, per cell
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: ThreadPoolExecutor | None = None  # runs a sync client's calls
+        self._halt = threading.Event()  # tells those calls' streams to stop once the run is over
 
     @staticmethod
     def _open_ledger(ledger: Any) -> Ledger | None:
@@ -186,10 +201,14 @@ class Sweep:
             r["optimize"] = cell.strategy
         return r or None
 
+    def _messages(self, cell: Cell) -> list[dict[str, Any]]:
+        """The one message builder: a cell's messages as its call sends them (`system=` included)."""
+        return to_messages(self.prompts[cell.prompt_index], self.params.get("system"))
+
     def _body(self, cell: Cell) -> dict[str, Any]:
         """The body a cell's call sends, assembled as the client assembles it (conflict checks included)."""
         p = self.params
-        return assemble("messages", to_messages(self.prompts[cell.prompt_index], p.get("system")),
+        return assemble("messages", self._messages(cell),
                         endpoint="chat.completions", model=cell.model, routing=self._routing_for(cell),
                         metadata=self.metadata, models=None, gateway=p.get("gateway"),
                         params={k: v for k, v in p.items() if k not in _CHAT_OPTIONS}, stream=self.stream,
@@ -198,35 +217,42 @@ class Sweep:
     def _check_bodies(self) -> None:
         """Every prompt, model and strategy makes a valid body: a conflict is one error before any call."""
         per_prompt = "messages" in (self.params.get("extra_body") or {})  # else only the model and strategy vary
-        for i, prompt in enumerate(self.prompts):
+        for i in range(len(self.prompts)):
             if per_prompt:
                 self._body(Cell(i, self.models[0], self.strategies[0], 0))
             else:
-                to_messages(prompt, self.params.get("system"))
+                self._messages(Cell(i, self.models[0], self.strategies[0], 0))
         for model in self.models:
             for strategy in self.strategies:
                 self._body(Cell(0, model, strategy, 0))
 
     def _context(self, cell: Cell, source: str) -> CallContext:
-        """The record context of a cell whose call failed or never ran: the same fields as its ok row would have."""
-        body = self._body(cell)
-        sent = sent_fields(body)
+        """The record context of a cell whose call failed or never ran: the same fields as its ok row would have
+        (its prompt_id hashes the messages the client hashes: those of `_messages`)."""
+        sent = sent_fields(self._body(cell))
         return CallContext(endpoint="chat.completions", model_requested=sent.model_requested, routing=sent.routing,
-                           tags=sent.tags, trace_id=sent.trace_id, prompt_id=prompt_id(body["messages"]),
+                           tags=sent.tags, trace_id=sent.trace_id, prompt_id=prompt_id(self._messages(cell)),
                            stream=self.stream, source=source, run_id=self.run_id, cell=cell.key)
 
-    async def _attempt(self, client: AsyncClient, cell: Cell) -> Row:
+    async def _attempt(self, client: Client | AsyncClient, cell: Cell) -> Row:
         kwargs: dict[str, Any] = dict(model=cell.model, routing=self._routing_for(cell), metadata=self.metadata,
                                       run_id=self.run_id, cell=cell.key, **self.params)
         prompt = self.prompts[cell.prompt_index]
-        if self.stream:
+        if isinstance(client, Client):  # a sync client's call runs (and is timed) in a worker thread
+            result = await self._in_thread(_sync_chat, client, prompt, self.stream, kwargs, self._halt)
+        elif self.stream:
             stream = await client.chat(prompt, stream=True, **kwargs)
             result = await stream.get_result()
         else:
             result = await client.chat(prompt, **kwargs)
         return self._captured.pop(cell.key, None) or result.to_record()  # the client's hook already built it
 
-    async def _run_cell(self, client: AsyncClient, cell: Cell) -> Row:
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in the sweep's worker threads; a cancelled cell stops waiting (its thread may finish the call)."""
+        assert self._pool is not None
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+    async def _run_cell(self, client: Client | AsyncClient, cell: Cell) -> Row:
         """One cell to one row: 429s wait (adaptive limit), retryable errors retry, an answer that began never does."""
         assert self.limiter is not None
         attempts = retries = 0
@@ -360,19 +386,14 @@ class Sweep:
         expected cost and the cap is best effort. `spent_usd` (this run's calls) equals the sum of their rows' cost_usd.
         """
         self._loop = asyncio.get_running_loop()
-        client = _as_async_client(self._client_arg, self.concurrency)
-        client.record_hooks.append(lambda rec: self._captured.__setitem__(rec["cell"], rec)
-                                   if rec.get("cell") else None)
-        self.limiter = AdaptiveLimiter(self.concurrency)
         done = self._done_cells()
         todo = [c for c in self.cells if c.key not in done]
+        own, client = self._clients()
+        self.limiter = AdaptiveLimiter(self.concurrency)
+        planned, bar = False, None
         try:
-            await self._plan(client, todo)
-        except BaseException:
-            await client.aclose()
-            raise
-        bar = self._progress_bar(len(todo))
-        try:
+            await self._plan(client, todo)  # may refuse to start (BudgetError): then no row is written
+            planned, bar = True, self._progress_bar(len(todo))
             await self._schedule(client, todo, bar)
         except asyncio.CancelledError:
             self.stop_reason = "interrupted"
@@ -381,17 +402,52 @@ class Sweep:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             raise
         finally:
-            self._cancel_rest(todo, client.source, bar)
-            await client.aclose()
-            if bar is not None:
-                bar.close()
+            await self._close(own, todo if planned else [], client.source, bar)
         self.rows = {**{k: dict(v) for k, v in done.items()}, **self.rows}
         return self.results
 
-    async def _plan(self, client: AsyncClient, todo: list[Cell]) -> None:
+    def _clients(self) -> tuple[httpx.AsyncClient | None, Client | AsyncClient]:
+        """(the pool of the client the sweep built, or None when given one; the client its calls go through)."""
+        if self._client_arg is None:
+            own, pool = _own_client(self.concurrency)
+            return pool, _sweep_view(own, self._capture)
+        given = self._client_arg
+        if isinstance(given, Client) and not given.custom_transport:  # its async twin: Ctrl-C closes calls in flight
+            pool = _http_client(self.concurrency + 8, given.timeout)
+            return pool, _sweep_view(given.async_twin(http_client=pool), self._capture)
+        client = _sweep_view(given, self._capture)
+        if isinstance(client, Client):  # a transport of the caller's: its calls run in worker threads
+            self._pool = ThreadPoolExecutor(self.concurrency + 1, thread_name_prefix=f"auriko-{self.run_id}")
+        return None, client
+
+    def _capture(self, rec: Row) -> None:
+        """The sweep's record hook: keep the last record of each cell (the row `_attempt` returns)."""
+        if rec.get("cell"):
+            self._captured[rec["cell"]] = rec
+
+    async def _close(self, own: httpx.AsyncClient | None, todo: list[Cell], source: str, bar: Any) -> None:
+        """The end of every run: rows for the cells left, worker threads told to stop, the sweep's own client closed
+        (a client the caller gave stays open)."""
+        try:
+            self._cancel_rest(todo, source, bar)
+        finally:
+            self._halt.set()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            if own is not None:
+                await own.aclose()
+            if bar is not None:
+                bar.close()
+
+    async def _plan(self, client: Client | AsyncClient, todo: list[Cell]) -> None:
         """Price the cells to run from the directory; refuse to start when their expected cost passes the budget."""
         try:
-            directory = await client.directory() if todo else None
+            if not todo:
+                directory = None
+            elif isinstance(client, Client):
+                directory = await self._in_thread(client.directory)
+            else:
+                directory = await client.directory()
         except AurikoError:
             directory = None
         self._static = self._estimates(directory, todo)
@@ -406,7 +462,7 @@ class Sweep:
             warnings.warn(f"budget_usd: no directory price for {', '.join(unpriced)}; their calls count only what "
                           "they report, so the cap is best effort for them", stacklevel=3)
 
-    async def _schedule(self, client: AsyncClient, todo: list[Cell], bar: Any) -> None:
+    async def _schedule(self, client: Client | AsyncClient, todo: list[Cell], bar: Any) -> None:
         """Start calls in grid order while the concurrency limit and the budget allow; then wait for the last ones."""
         assert self.limiter is not None
         pending = deque(todo)
@@ -426,7 +482,7 @@ class Sweep:
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    async def _run_one(self, client: AsyncClient, cell: Cell, bar: Any) -> None:
+    async def _run_one(self, client: Client | AsyncClient, cell: Cell, bar: Any) -> None:
         """One cell to its row; its reservation turns into what it cost in the same step (no await between)."""
         try:
             row = await self._run_cell(client, cell)
@@ -462,29 +518,35 @@ class Sweep:
         return to_frame(ordered) if ordered else pd.DataFrame(columns=list(RECORD_COLUMNS))
 
 
-async def compare_async(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> pd.DataFrame:
+async def compare_async(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> Comparison:
     """`compare` for code that is already async (a notebook cell with `await`, a widget callback)."""
-    return await Sweep(prompts, **kwargs).run()
+    from .comparison import Comparison
+
+    sweep = Sweep(prompts, **kwargs)
+    return Comparison.from_sweep(sweep, await sweep.run())
 
 
-def compare(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> pd.DataFrame:
-    """Run prompts × models × strategies × repeats concurrently; one DataFrame row per call.
+def compare(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> Comparison:
+    """Run prompts × models × strategies × repeats concurrently; returns a `Comparison`: one row per call
+    (read it like a DataFrame, or `.rows`) with its grid, `.summary()`, `.pareto()`, `.plot()`, `.export()`.
 
     Works from a script and from a notebook (whose event loop is already running: the sweep then runs on a
     private loop in a worker thread). Ctrl-C cancels the calls in flight and returns every finished row,
     the rest marked `cancelled`. `budget_usd` is a hard cap when `max_tokens` is set, else best effort
     (see `Sweep.run`).
     """
+    from .comparison import Comparison
+
     sweep = Sweep(prompts, **kwargs)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         try:
-            return asyncio.run(sweep.run())
+            return Comparison.from_sweep(sweep, asyncio.run(sweep.run()))
         except KeyboardInterrupt:
             warnings.warn(f"compare interrupted: {len(sweep.rows)} rows kept (run_id={sweep.run_id})", stacklevel=2)
-            return sweep.results
-    return _run_in_thread(sweep)
+            return Comparison.from_sweep(sweep)
+    return Comparison.from_sweep(sweep, _run_in_thread(sweep))
 
 
 def _run_in_thread(sweep: Sweep) -> pd.DataFrame:

@@ -10,11 +10,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import TemplateError
+
 _PLACEHOLDER = re.compile(r"(\\)?\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
 
 
-class TemplateError(ValueError):
-    """A `{{name}}` that names no variable (or attribute) in the namespace."""
+__all__ = ["TemplateError", "render"]
 
 
 def render(text: str, namespace: Mapping[str, Any]) -> str:

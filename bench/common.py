@@ -114,8 +114,8 @@ def handler(http: Any, *, body: bytes | None = None, events: Sequence[bytes] | N
 # -- the clients under test, all on the same in-process transport ------------------------------------------
 
 def ours(handle: Callable[[Any], Any], *, asynchronous: bool = False, on_record: Any = None) -> Any:
-    """An `auriko_nb` client on a MockTransport; `on_record=None` turns the session-ledger write off
-    (pass `auriko_nb._core.SESSION_LEDGER` for the default: every call appended to the session ledger)."""
+    """A plain `auriko_nb` client on a MockTransport (no hook unless `on_record` is given; see
+    `auriko_nb.notebook_session.attach` for the session ledger)."""
     import httpx
 
     import auriko_nb as ak

@@ -46,7 +46,7 @@ def _sweep(base_url: str, calls: int, concurrency: int) -> tuple[Any, Any]:
     import auriko_nb as ak
     from auriko_nb.sweep import Sweep
 
-    client = ak.Client(KEY, base_url=base_url, on_record=None)
+    client = ak.AsyncClient(KEY, base_url=base_url, transport=ak.ShardedTransport(concurrency + 8))  # used as given
     return Sweep(_prompts(), models=[MODEL], strategies=[None], repeats=calls // N_PROMPTS, concurrency=concurrency,
                  client=client, ledger=None, progress=False, max_tokens=32), client
 
@@ -54,11 +54,16 @@ def _sweep(base_url: str, calls: int, concurrency: int) -> tuple[Any, Any]:
 def _one(gw: Gateway, calls: int, concurrency: int) -> dict[str, Any]:
     sweep, client = _sweep(gw.base_url, calls, concurrency)
     cpu0, gcpu0 = process_cpu(), gw.cpu_seconds()
-    t0 = time.perf_counter()
-    df = asyncio.run(sweep.run())
-    wall = time.perf_counter() - t0
+
+    async def go() -> tuple[Any, float]:
+        t0 = time.perf_counter()
+        try:
+            return await sweep.run(), time.perf_counter() - t0
+        finally:
+            await client.aclose()  # on the loop its connections belong to
+
+    df, wall = asyncio.run(go())
     cpu1, gcpu1 = process_cpu(), gw.cpu_seconds()
-    client.close()
     ok = int((df["status"] == "ok").sum())
     if len(df) != calls:
         raise AssertionError(f"sweep returned {len(df)} rows for {calls} calls")

@@ -390,3 +390,13 @@ def test_a_file_that_is_not_sqlite_gets_a_one_line_error(tmp_path: Path, readonl
     with pytest.raises(ValueError, match=r"notes.sqlite is not a ledger \(file is not a database\)$"):
         Ledger(notes, readonly=readonly)
     assert notes.read_text().startswith("these are my notes")  # left as it was
+
+
+def test_a_ledger_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    import auriko_nb as ak
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ak.LedgerError, match=r"^ledger_unavailable: cannot open the ledger .*file/sub/l\.sqlite: ") as info:
+        Ledger(blocker / "sub" / "l.sqlite")
+    assert "\n" not in str(info.value) and info.value.code == "ledger_unavailable"

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 
+import auriko_nb as ak
 import auriko_nb.ledger as ledger_mod
 from auriko_nb.ledger import Ledger
 from auriko_nb.magics import AurikoMagics
@@ -163,15 +164,24 @@ def test_compare_runs_a_sweep_and_shows_a_summary_and_chart(ip: Any) -> None:
     run(ip, "%%auriko -m llama-3.3-70b --compare optimize=cost-focus,ttft-focus,none --repeat 2 --max-tokens 20\n"
             "Compare me")
     df = ip.user_ns["_auriko"]
-    assert isinstance(df, pd.DataFrame) and len(df) == 6 and (df.status == "ok").all()
+    assert isinstance(df, ak.Comparison) and isinstance(df.rows, pd.DataFrame)
+    assert len(df) == 6 and (df.status == "ok").all() and df.grid is not None and df.grid.repeats == 2
     assert set(df["provider"]) >= {"deepinfra", "cerebras"}
     shown = outputs(ip)
-    assert any("routing_strategy" in o["data"].get("text/plain", "") and "ttft-focus" in o["data"]["text/plain"]
+    assert any("optimize" in o["data"].get("text/plain", "") and "ttft-focus" in o["data"]["text/plain"]
                for o in shown)
     assert any("(offline simulation)" in o["data"].get("text/plain", "") for o in shown)
     assert any("image/png" in o["data"] for o in shown)
     run(ip, "%%auriko res << --compare model=gpt-4o-mini,deepseek-chat\nCompare models")
     assert set(ip.user_ns["res"]["model_canonical"]) == {"gpt-4o-mini", "deepseek-chat"}
+
+
+def test_compare_sends_the_system_message_and_summarises_by_model(ip: Any, gw: GatewayHandle) -> None:
+    run(ip, "%%auriko --system 'Be terse.' --compare model=gpt-4o-mini,deepseek-chat --max-tokens 10\nHi")
+    result = ip.user_ns["_auriko"]
+    assert sent(gw)["messages"] == [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}]
+    assert result["prompt_id"].nunique() == 1
+    assert set(result.summary()["model_requested"]) == {"gpt-4o-mini", "deepseek-chat"}
 
 
 def test_subcommands_return_what_they_say(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -121,8 +121,8 @@ async def test_async_client_on_the_gateway(monkeypatch: pytest.MonkeyPatch) -> N
         assert "".join([d async for d in stream]) == res.text and stream.result.offline
 
 
-def test_every_client_call_lands_in_the_session_ledger(gw: GatewayHandle, isolated_session_ledger: object) -> None:
-    c = ak.Client(KEY, base_url=gw.base_url, max_retries=0)
+def test_every_connect_call_lands_in_the_session_ledger(gw: GatewayHandle, isolated_session_ledger: object) -> None:
+    c = connect(KEY, base_url=gw.base_url, max_retries=0)
     c.chat("ledger me", model="gpt-4o-mini")
     list(c.chat("ledger me too", model="gpt-4o-mini", stream=True))
     with pytest.raises(ak.NotFoundError):

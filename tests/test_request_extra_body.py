@@ -23,6 +23,7 @@ from auriko_nb._body import (
     sent_fields,
     yield_to_extra,
 )
+from auriko_nb.notebook_session import attach
 from auriko_nb.offline import GatewayHandle, create_app, serve
 from auriko_nb.session import settings
 from auriko_nb.sweep import Sweep
@@ -271,8 +272,7 @@ def test_more_than_ten_gateway_models_are_sent_and_the_server_decides(sync: Any)
 
 def test_session_defaults_give_way_to_extra_body(gw: GatewayHandle) -> None:
     cap, rows = Capture(), list[dict[str, Any]]()
-    client = ak.Client(KEY, base_url=gw.base_url, transport=cap, on_record=rows.append)
-    client.session_defaults = True
+    client = attach(ak.Client(KEY, base_url=gw.base_url, transport=cap, on_record=rows.append))  # as ak.connect()
     old = (settings.routing, settings.max_tokens, settings.model)
     settings.routing, settings.max_tokens = {"optimize": "cost", "max_ttft_ms": 4000}, 40
     try:

@@ -229,7 +229,7 @@ def test_an_error_before_the_answer_costs_nothing(gw: GatewayHandle) -> None:
 # -- no retry once the answer began ----------------------------------------------------------------------------
 
 def test_a_mid_stream_error_is_never_retried_even_if_called_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_retry, "is_retryable", sdk_status_rule)  # mid-stream api_errors now look retryable
+    monkeypatch.setattr("auriko_nb.errors.is_retryable", sdk_status_rule)  # mid-stream api_errors now look retryable
     with serve(seed=3, speed=0.02, faults={"stream_error": 1.0}) as gw:
         sweep = Sweep(cap_prompts(4), models=["gpt-4o"], concurrency=2, client=client_on(gw), ledger=None,
                       progress=False, max_retries=2, max_tokens=MAX_TOKENS)
@@ -240,7 +240,7 @@ def test_a_mid_stream_error_is_never_retried_even_if_called_retryable(monkeypatc
 
 def test_a_mid_stream_rate_limit_is_not_retried_by_the_429_branch(monkeypatch: pytest.MonkeyPatch,
                                                                    gw: GatewayHandle) -> None:
-    monkeypatch.setattr(_retry, "is_retryable", sdk_status_rule)
+    monkeypatch.setattr("auriko_nb.errors.is_retryable", sdk_status_rule)
     cls = stream_error_class(RateLimitError)  # what a Responses mid-stream rate_limit_exceeded raises
     calls: list[str] = []
 

@@ -125,11 +125,13 @@ async def _grid_runs_in_the_background(client: ak.Client, ledger: Ledger) -> Non
     assert "30/30 calls" in panel.status.value and "0 errors" in panel.status.value
     assert f"${spent:.4f}" in panel.status.value
     assert "offline simulation" in panel.status.value and "offline simulation" in panel.header.value
-    # the table is the per strategy × provider summary
+    # the table is the comparison's summary: by the axes that vary (two models, five strategies, providers)
     summary = panel.summary
-    assert list(summary.columns[:2]) == ["routing_strategy", "provider"] and summary["calls"].sum() == 30
+    assert isinstance(panel.comparison, ak.Comparison) and panel.comparison.summary().equals(summary)
+    assert list(summary.columns[:3]) == ["model_requested", "optimize", "provider"] and summary["calls"].sum() == 30
+    assert set(summary["model_requested"]) == {"gpt-4o-mini", "llama-3.3-70b"}
     for _, g in summary.iterrows():
-        assert f"<td>{g['routing_strategy']}</td>" in panel.table.value and f"<td>{g['provider']}</td>" in panel.table.value
+        assert all(f"<td>{g[k]}</td>" in panel.table.value for k in ("model_requested", "optimize", "provider"))
 
     # a second run appends to the same ledger under a new run id
     first_run = panel.run_ids[0]

@@ -70,6 +70,11 @@ class RoutingMetadata(OpenModel):
         """Warnings from the parser (`{type: "auriko_nb", code: "unparsed_field", message}`), one per lost field."""
         return list(self._client_warnings)
 
+    def note_unparsed(self, notes: list[str]) -> RoutingMetadata:
+        """Record the fields the lenient parser had to leave empty (as `client_warnings`); returns self."""
+        self._client_warnings = [client_warning("unparsed_field", n) for n in notes]
+        return self
+
 
 REQUIRED = ("provider", "provider_model_id", "model_canonical", "routing_strategy")
 _STRINGS = frozenset(REQUIRED)
@@ -181,8 +186,7 @@ def parse_routing_metadata(raw: Any) -> RoutingMetadata | None:
             rm = RoutingMetadata.model_validate(data)
         except ValidationError:
             return None
-    rm._client_warnings = [client_warning("unparsed_field", n) for n in notes]
-    return rm
+    return rm.note_unparsed(notes)
 
 
 def _lenient(raw: Any) -> RoutingMetadata | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import html
 import os
-import re
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from ..client import AsyncClient
+from ..comparison import Comparison, split_prompts
 from ..errors import AurikoError
 from ..sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
 from ..types.request import STRATEGIES
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
 DEFAULT_EXPORT = "auriko-compare.csv"
 DEFAULT_STRATEGIES = ("cost", "ttft")
 NO_PREFERENCE = "no preference"
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
-
-
-def split_prompts(text: str) -> list[str]:
-    """Prompts from a text area: blocks separated by blank lines, stripped, empty blocks dropped."""
-    return [p.strip() for p in _BLANK_LINE.split(text.replace("\r\n", "\n")) if p.strip()]
 
 
 def _model_ids(client: Any) -> tuple[list[str], str]:
@@ -65,7 +59,8 @@ def _model_ids(client: Any) -> tuple[list[str], str]:
 class ComparePanel(DisplayMixin):
     """Run prompts × models × strategies × repeats from widgets; `panel.widget` is the VBox shown in a notebook.
 
-    After a run, `results` (one row per call) and `summary` (per strategy × provider) are DataFrames. Cancel calls
+    After a run, `comparison` is its `ak.Comparison`; `results` (one row per call) and `summary` (grouped by the
+    axes that vary: model, strategy, provider) are DataFrames. Cancel calls
     `sweep.cancel(now=True)`: nothing new is scheduled, calls in flight are cancelled, every finished row is kept
     and each cell without a result gets a `cancelled` row.
     """
@@ -82,6 +77,7 @@ class ComparePanel(DisplayMixin):
         self.refresh_interval = refresh_interval
         self.results: pd.DataFrame | None = None
         self.summary: pd.DataFrame | None = None
+        self.comparison: Comparison | None = None
         self.sweep: Sweep | None = None
         self.task: asyncio.Task[Any] | None = None
         self.run_ids: list[str] = []
@@ -235,8 +231,9 @@ class ComparePanel(DisplayMixin):
         return df
 
     def _finish(self, sweep: Sweep, df: pd.DataFrame, note: str = "") -> None:
+        self.comparison = Comparison.from_sweep(sweep, df)
         self.results = df
-        self.summary = summary_of(df)
+        self.summary = self.comparison.summary()
         self.run_ids.append(sweep.run_id)
         self._refresh(final=True)
         cancelled = int((df["status"] == "cancelled").sum()) if "status" in df.columns else 0
@@ -286,8 +283,9 @@ class ComparePanel(DisplayMixin):
         """
         if self.sweep is None:
             return
-        df = self.sweep.results
-        self.table.value = summary_html(summary_of(df))
+        comparison = Comparison.from_sweep(self.sweep)
+        df = comparison.rows
+        self.table.value = summary_html(comparison.summary())
         self.table_updates += 1
         self._last_refresh = time.monotonic()
         self._chart_seq += 1
@@ -336,14 +334,15 @@ class ComparePanel(DisplayMixin):
     # -- export and display ----------------------------------------------------------------------------------
 
     def export(self, path: str | os.PathLike[str] | None = None) -> Path | None:
-        """Write `results` as CSV to `path` (default: the path box); None, with a message, when there is nothing."""
-        if self.results is None or self.results.empty:
+        """Write the results to `path` (default: the path box; CSV, or Parquet by suffix) with
+        `Comparison.export`; None, with a message, when there is nothing."""
+        if self.comparison is None or self.results is None or self.results.empty:
             self._set_error("nothing to export yet: run a comparison first")
             return None
         target = Path(path if path is not None else (self.export_path.value.strip() or DEFAULT_EXPORT)).expanduser()
         try:
-            self.results.to_csv(target, index=False)
-        except OSError as e:
+            self.comparison.export(target)
+        except (OSError, ValueError) as e:
             self._set_error(f"export failed: {one_line(e)}")
             return None
         self._set_error("")

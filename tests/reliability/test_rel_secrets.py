@@ -328,7 +328,8 @@ def test_reprs_of_every_public_object_keep_the_key_out(gw: GatewayHandle, tmp_pa
     ledger = ak.Ledger(tmp_path / "objects.sqlite")
     sweep = ak.Sweep(["p"], models=["gpt-4o-mini"], client=client, ledger=ledger, progress=False)
     df = asyncio.run(sweep.run())
-    objects += [ledger, sweep, df, ak.summarize(df), ak.pareto(df), ak.settings, ak.session_ledger(), gw, gw.stats,
+    comparison = ak.compare(["p"], models=["gpt-4o-mini"], client=client, ledger=ledger, progress=False)
+    objects += [ledger, sweep, df, comparison, comparison.grid, ak.summarize(df), ak.pareto(df), ak.settings, ak.session_ledger(), gw, gw.stats,
                 ak.Routing(optimize="cost"), ak.Metadata(tags=["a"]), ak.Gateway(), ak.ResponseHeaders(),
                 ak.routing_panel(client=client), ak.compare_panel(client=client)]
     objects += [cls("message") for cls in (ak.AurikoError, ak.APIStatusError, ak.BadRequestError, ak.ConflictError,
@@ -341,7 +342,7 @@ def test_reprs_of_every_public_object_keep_the_key_out(gw: GatewayHandle, tmp_pa
         texts += [repr(obj), str(obj)]
         if hasattr(obj, "__dict__") and not isinstance(obj, type):
             texts += [repr(v) for v in vars(obj).values()]
-        if hasattr(obj, "_repr_html_"):
+        if hasattr(obj, "_repr_html_") and not isinstance(obj, type):
             texts.append(str(obj._repr_html_()))
     for obj in (result, stream.result, result.to_record(), df):
         texts.append(pickle.dumps(obj).decode("latin-1"))

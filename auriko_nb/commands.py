@@ -1,0 +1,253 @@
+"""`NotebookSession`: what `%auriko SUBCOMMAND` does, as plain methods a script can call too.
+
+A session holds the connection (mode, offline speed, a login key that is never shown), the `--chat`
+conversation and the records of its calls; each method returns a value (a DataFrame, a dict, a status
+object); the magics only parse a line, call one of these and display what it returns.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, validate
+
+from .client import Client
+from .errors import MagicUsageError
+from .session import Settings, settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .widgets.compare_panel import ComparePanel
+    from .widgets.routing_panel import RoutingPanel
+
+__all__ = ["CONFIG_KEYS", "NotebookSession", "SessionStatus", "set_ledger"]
+
+CONFIG_KEYS = ("model", "optimize", "max_ttft_ms", "max_cost_per_1m", "min_tps", "providers", "exclude", "prefer",
+               "data_policy", "stream", "max_tokens", "ledger", "speed")
+_ROUTING_FIELDS = {"max_ttft_ms": "max_ttft_ms", "max_cost_per_1m": "max_cost_per_1m", "min_tps": "min_throughput_tps",
+                   "providers": "providers", "exclude": "exclude_providers", "prefer": "prefer",
+                   "data_policy": "data_policy"}
+
+
+def set_ledger(path: str | os.PathLike[str] | None) -> Path | None:
+    """Point the session ledger at `path` ('off' or None: off; '': as at start-up); return its file or None."""
+    from .ledger import DEFAULT_LEDGER_PATH, LEDGER_ENV, OFF_VALUES, set_session_ledger
+
+    text = "off" if path is None else str(path).strip()
+    if not text:  # as at start-up: $AURIKO_NB_LEDGER (which may say off) or ./auriko_ledger.sqlite
+        text = os.environ.get(LEDGER_ENV, "").strip() or DEFAULT_LEDGER_PATH
+    ledger = set_session_ledger(None if text.lower() in OFF_VALUES else text)
+    return Path(ledger.path) if ledger is not None else None
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    """What `%auriko status` shows: connection, key state (never the key), defaults, ledger, calls and spend."""
+
+    source: str
+    base_url: str
+    mode: str
+    api_key: str
+    defaults: str
+    ledger: Path | None
+    calls: int
+    ok: int
+    spent_usd: float
+    turns: int
+
+    def __str__(self) -> str:
+        label = "offline simulation" if self.source == "offline" else "live API"
+        return (f"connection: {label} at {self.base_url} (mode {self.mode}); API key {self.api_key}\n"
+                f"defaults: {self.defaults}\n"
+                f"ledger: {self.ledger if self.ledger is not None else 'off'}\n"
+                f"session: {self.calls} calls ({self.ok} ok), ${self.spent_usd:.6f} spent; "
+                f"conversation of {self.turns} turns")
+
+
+class NotebookSession(HasTraits):
+    """A notebook's connection, conversation and calls; every `%auriko` subcommand is one method here."""
+
+    mode = CaselessStrEnum(["auto", "live", "offline"], "auto", help="live API, offline gateway, or auto")
+    speed = Float(1.0, help="delay scale of the offline gateway (> 0)")
+
+    def __init__(self, login_key: str | None = None, **kwargs: Any) -> None:
+        self.login_key = login_key
+        self.history: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
+        self.started_at = datetime.now(timezone.utc)
+        self._client: Client | None = None
+        super().__init__(**kwargs)  # after the attributes: setting mode or speed reconnects
+
+    def __repr__(self) -> str:  # never the login key
+        return f"NotebookSession(mode={self.mode!r}, speed={self.speed}, calls={len(self.records)})"
+
+    @validate("speed")
+    def _valid_speed(self, proposal: dict[str, Any]) -> float:
+        value = float(proposal["value"])
+        if not (math.isfinite(value) and value > 0):  # the offline gateway scales every delay by it
+            raise TraitError(f"speed must be > 0, got {value}")
+        return value
+
+    @observe("mode", "speed")
+    def _reconnect_on_change(self, change: dict[str, Any]) -> None:
+        self.reconnect()
+
+    def client(self) -> Client:
+        """The session's client (live with a key, else the offline gateway), created on first use."""
+        if self._client is None:
+            from .connect import connect  # attaches the session ledger and defaults (notebook_session.attach)
+
+            self._client = connect(self.login_key, mode=self.mode,
+                                   speed=self.speed, on_record=self.records.append)
+        return self._client
+
+    def reconnect(self) -> None:
+        """Forget the client so the next call connects with the new mode or key."""
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    # -- connection ----------------------------------------------------------------------------------------
+
+    def _has_key(self) -> bool:
+        return bool(self.login_key or os.environ.get("AURIKO_API_KEY"))
+
+    def status(self) -> SessionStatus:
+        """Where calls go, whether a key is set (never the key), the defaults, the ledger, calls and spend."""
+        from .notebook_session import session_ledger_path
+
+        client = self.client()
+        unused = f"set (unused: mode {self.mode})"
+        key = ("set" if client.source == "live" else unused) if self._has_key() else "not set"
+        return SessionStatus(source=client.source, base_url=str(client.base_url), mode=self.mode, api_key=key,
+                             defaults=repr(settings), ledger=session_ledger_path(), calls=len(self.records),
+                             ok=sum(r.get("status") == "ok" for r in self.records),
+                             spent_usd=sum(float(r.get("cost_usd") or 0) for r in self.records),
+                             turns=len(self.history) // 2)
+
+    def login(self, key: str) -> None:
+        """Use `key` and the live API for the next calls; the key is kept in memory only."""
+        key = key.strip()
+        if not key:
+            raise MagicUsageError("%auriko login: no key entered")
+        if not key.startswith("ak_"):
+            raise MagicUsageError("%auriko login: Auriko API keys start with 'ak_'; nothing changed")
+        self.login_key = key
+        self.mode = "live"
+        self.reconnect()  # also when the mode was live already
+
+    def use(self, mode: str) -> str:
+        """Send the next calls to `mode` (live, offline or auto); returns the mode."""
+        if mode == "live" and not self._has_key():
+            raise MagicUsageError("%auriko use live: no API key; set AURIKO_API_KEY or run %auriko login")
+        self.mode = mode
+        self.reconnect()  # also when the mode is unchanged: the key or $AURIKO_BASE_URL may have changed
+        return self.mode
+
+    def configure(self, **changes: Any) -> Settings:
+        """Change session defaults (keys of CONFIG_KEYS; None clears a routing limit); returns `ak.settings`."""
+        unknown = [k for k in changes if k not in CONFIG_KEYS]
+        if unknown:
+            raise MagicUsageError(f"%auriko config: unknown key {unknown[0]!r}; keys: {', '.join(CONFIG_KEYS)}")
+        for key, value in changes.items():
+            if key == "optimize" and value is False:
+                settings.optimize_enabled = False
+            elif key in ("optimize", *_ROUTING_FIELDS):
+                name = _ROUTING_FIELDS.get(key, key)
+                routing = {k: v for k, v in settings.routing.items() if k != name}
+                settings.routing = routing if value is None else {**routing, name: value}
+                settings.optimize_enabled = settings.optimize_enabled or key == "optimize"
+            elif key == "ledger":
+                set_ledger(value)
+            elif key == "speed":
+                self.speed = value
+            else:  # model, stream, max_tokens: validated by the settings' traits
+                setattr(settings, key, value)
+        return settings
+
+    # -- the directory and the account ---------------------------------------------------------------------
+
+    def models(self, *filters: str) -> pd.DataFrame:
+        """The model directory, one row per model (ids containing any of `filters`, if given)."""
+        import pandas as pd
+
+        rows = []
+        for m in self.client().models(endpoint="responses").data:
+            if filters and not any(f.lower() in m.id.lower() for f in filters):
+                continue
+            provs = m.providers or []
+            rows.append({"id": m.id, "providers": ", ".join(p.name for p in provs),
+                         "min_input_price": min((p.input_price for p in provs if p.input_price is not None),
+                                                default=None),
+                         "min_output_price": min((p.output_price for p in provs if p.output_price is not None),
+                                                 default=None),
+                         "context_window": m.context_window,
+                         "endpoints": ", ".join(m.supported_endpoints or [])})
+        return pd.DataFrame(rows, columns=["id", "providers", "min_input_price", "min_output_price",
+                                           "context_window", "endpoints"])
+
+    def providers(self) -> pd.DataFrame:
+        """The providers: id, name, data policy, description."""
+        import pandas as pd
+
+        provs = self.client().registry_providers().providers
+        return pd.DataFrame([{"id": p.id, "name": p.display_name, "data_policy": p.data_policy,
+                              "description": p.description} for p in provs])
+
+    def prices(self, model: str) -> pd.DataFrame:
+        """The price tiers of `model` at each provider that serves it, cheapest input first within a tier."""
+        import pandas as pd
+
+        directory = self.client().directory()
+        mid = directory.resolve(model)
+        if mid is None:
+            raise MagicUsageError(f"%auriko prices: no model {model!r} in the directory; see %auriko models")
+        rows = [{"provider": p.provider, "provider_model_id": p.provider_model_id, "tier": t.name,
+                 "input_per_1m": t.input_price, "output_per_1m": t.output_price, "cache_read_per_1m": t.cache_read_price,
+                 "data_policy": p.data_policy}
+                for p in directory.models[mid].providers for t in p.tiers]
+        return pd.DataFrame(rows).sort_values(["tier", "input_per_1m"], ignore_index=True)
+
+    def me(self) -> dict[str, Any]:
+        """The key's workspace and account, as a dict."""
+        return self.client().me().model_dump(exclude_none=True)
+
+    def balance(self) -> float | None:
+        """The credit balance (USD) the last response reported; None before the first call."""
+        headers = self.client().last_headers
+        return headers.credits_balance_usd if headers else None
+
+    # -- this session's calls ------------------------------------------------------------------------------
+
+    def log(self, n: int | None = None) -> pd.DataFrame:
+        """This session's calls (the last `n`): from the session ledger when it is on, else this session's records."""
+        from .ledger import session_ledger, to_frame
+
+        ledger = session_ledger()
+        # every call of this session (magics, clients, sweeps) when the session ledger is on; else its own
+        df = ledger.to_dataframe(since=self.started_at) if ledger is not None else to_frame(self.records)
+        return df.tail(n).reset_index(drop=True) if n else df
+
+    def reset(self) -> int:
+        """Forget the `--chat` conversation; returns how many turns it had."""
+        turns = len(self.history) // 2
+        self.history.clear()
+        return turns
+
+    def routing_panel(self) -> RoutingPanel:
+        """The routing panel on this session's client."""
+        from .widgets import routing_panel
+
+        return routing_panel(client=self.client())
+
+    def compare_panel(self) -> ComparePanel:
+        """The comparison panel on this session's client."""
+        from .widgets import compare_panel
+
+        return compare_panel(client=self.client())

@@ -1,0 +1,208 @@
+"""`%auriko` subcommands are `NotebookSession` methods a script can call; traits and `ak.settings` stay in sync."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from typing import Any
+
+import IPython.testing.globalipapp as globalipapp
+import pandas as pd
+import pytest
+from IPython.core.displaypub import CapturingDisplayPublisher
+from traitlets.config import Config
+
+import auriko_nb as ak
+from auriko_nb.commands import NotebookSession, SessionStatus
+from auriko_nb.errors import AurikoError, MagicUsageError, TemplateError
+from auriko_nb.magics import AurikoMagics
+from auriko_nb.offline import GatewayHandle, serve
+from auriko_nb.session import DEFAULT_MODEL, settings
+
+KEY = "ak_test_commands_canary_41c9"
+
+
+@pytest.fixture(scope="module")
+def gw() -> Iterator[GatewayHandle]:
+    with serve(seed=3, speed=0.02) as g:
+        yield g
+
+
+@pytest.fixture
+def env(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch, isolated_session_ledger: Any) -> Iterator[None]:
+    monkeypatch.setenv("AURIKO_API_KEY", KEY)
+    monkeypatch.setenv("AURIKO_BASE_URL", gw.base_url)
+    yield
+
+
+def new_magics(shell: Any) -> AurikoMagics:
+    magics = AurikoMagics(shell)
+    shell.register_magics(magics)
+    return magics
+
+
+@pytest.fixture
+def shell(env: None) -> Iterator[Any]:
+    settings.reset()
+    sh = globalipapp.start_ipython() or globalipapp.get_ipython()
+    sh.config.pop("AurikoMagics", None)
+    sh.display_pub = CapturingDisplayPublisher()
+    before = list(sh.configurables)
+    yield sh
+    for c in sh.configurables[len(before):]:
+        if isinstance(c, AurikoMagics):
+            c.state.reconnect()
+    sh.configurables[:] = [c for c in sh.configurables if not isinstance(c, AurikoMagics)]
+    sh.config.pop("AurikoMagics", None)
+    settings.reset()
+
+
+def run(sh: Any, cell: str) -> Any:
+    result = sh.run_cell(cell)
+    assert result.success, repr(result.error_in_exec)
+    return result.result
+
+
+def test_every_subcommand_returns_what_the_magic_shows(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    session = new_magics(shell).state
+    run(shell, "%%auriko --no-stream --chat\nSomething to log")
+    pd.testing.assert_frame_equal(run(shell, "%auriko models llama"), session.models("llama"))
+    pd.testing.assert_frame_equal(run(shell, "%auriko providers"), session.providers())
+    pd.testing.assert_frame_equal(run(shell, "%auriko prices llama-3.3-70b"), session.prices("llama-3.3-70b"))
+    assert run(shell, "%auriko me") == session.me() and session.me()["workspace"]["id"]
+    assert run(shell, "%auriko balance") == session.balance() > 0
+    pd.testing.assert_frame_equal(run(shell, "%auriko log 1"), session.log(1))
+    capsys.readouterr()
+    run(shell, "%auriko status")
+    status = session.status()
+    assert isinstance(status, SessionStatus) and capsys.readouterr().out == f"{status}\n"
+    assert (status.calls, status.ok, status.turns, status.source) == (1, 1, 1, "live")  # the key, on a loopback URL
+    assert KEY not in str(status) + repr(status) + repr(session)
+    run(shell, "%auriko config model=deepseek-chat max_ttft_ms=900 stream=off")
+    assert capsys.readouterr().out == f"{session.configure()!r}\n"
+    assert (settings.model, settings.routing, settings.stream) == ("deepseek-chat", {"max_ttft_ms": 900}, False)
+    assert session.reset() == 1 and session.reset() == 0
+    assert type(run(shell, "%auriko routing")).__name__ == type(session.routing_panel()).__name__ == "RoutingPanel"
+
+
+def test_a_script_uses_the_session_without_ipython(env: None) -> None:
+    script = textwrap.dedent("""
+        import json, sys
+        import auriko_nb as ak
+        s = ak.NotebookSession()
+        s.configure(model="llama-3.3-70b", optimize="ttft", max_tokens=20)
+        r = s.client().chat("hi", stream=False)
+        out = {"models": list(s.models("llama")["id"]), "provs": len(s.providers()),
+               "prices": float(s.prices("llama-3.3-70b")["input_per_1m"].min()), "me": bool(s.me()["workspace"]),
+               "balance": s.balance(), "log": list(s.log()["request_id"]), "rid": r.request_id,
+               "status": str(s.status()), "mode": s.use("offline"), "ipython": "IPython" in sys.modules}
+        print(json.dumps(out))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["models"] == ["llama-3.3-70b"] and out["provs"] >= 8 and out["prices"] == pytest.approx(0.13)
+    assert out["me"] and out["balance"] > 0 and out["log"] == [out["rid"]]
+    assert "session: 1 calls (1 ok)" in out["status"] and "API key set" in out["status"]
+    assert out["mode"] == "offline" and out["ipython"] is False
+
+
+def test_session_errors_are_our_types(env: None) -> None:
+    s = NotebookSession()
+    with pytest.raises(MagicUsageError, match="start with 'ak_'"):
+        s.login("sk-nope")
+    with pytest.raises(MagicUsageError, match="unknown key 'colour'"):
+        s.configure(colour="blue")
+    with pytest.raises(MagicUsageError, match="no model 'nope'"):
+        s.prices("nope")
+    assert issubclass(MagicUsageError, AurikoError) and issubclass(TemplateError, AurikoError)
+    assert ak.MagicUsageError is MagicUsageError and ak.TemplateError is TemplateError
+    from auriko_nb.magic_args import MagicUsageError as old_path
+    from auriko_nb.templating import TemplateError as old_template_path
+    assert old_path is MagicUsageError and old_template_path is TemplateError
+    s.reconnect()
+
+
+def test_settings_and_config_traits_stay_in_sync_both_ways(shell: Any) -> None:
+    magics = new_magics(shell)
+    ak.settings.model = "deepseek-chat"
+    ak.settings.max_tokens = 42
+    ak.settings.stream = False
+    ak.settings.routing = {"optimize": "cost", "max_ttft_ms": 800}
+    assert (magics.default_model, magics.max_tokens, magics.stream, magics.default_optimize) == (
+        "deepseek-chat", 42, False, "cost")
+    run(shell, "%config AurikoMagics.default_model")  # shows the value without error
+    run(shell, "%config AurikoMagics.default_model = 'gpt-4o'")
+    run(shell, "%config AurikoMagics.max_tokens = 7")
+    run(shell, "%config AurikoMagics.default_optimize = 'ttft-focus'")
+    run(shell, "%config AurikoMagics.stream = True")
+    assert (settings.model, settings.max_tokens, settings.stream) == ("gpt-4o", 7, True)
+    assert settings.routing == {"optimize": "ttft-focus", "max_ttft_ms": 800}
+    run(shell, "%auriko config optimize=none speed=0.5")
+    assert magics.default_optimize == "" and magics.offline_speed == 0.5 and magics.state.speed == 0.5
+    magics.offline_speed = 0.25
+    assert magics.state.speed == 0.25
+    shell.run_cell("%config AurikoMagics.max_tokens = 0")  # refused by the trait (IPython logs it)
+    assert settings.max_tokens == magics.max_tokens == 7
+
+
+def test_load_ext_keeps_settings_set_from_python(shell: Any) -> None:
+    ak.settings.model = "x-from-python"
+    ak.settings.routing = {"optimize": "balanced"}
+    ak.settings.max_tokens = 11
+    magics = new_magics(shell)
+    assert (settings.model, settings.routing, settings.max_tokens) == ("x-from-python", {"optimize": "balanced"}, 11)
+    assert (magics.default_model, magics.default_optimize, magics.max_tokens) == ("x-from-python", "balanced", 11)
+
+
+def test_a_value_set_in_the_ipython_config_still_applies(shell: Any) -> None:
+    ak.settings.model = "x-from-python"
+    ak.settings.max_tokens = 11
+    cfg = Config()
+    cfg.AurikoMagics.default_model = "from-config"
+    shell.config.merge(cfg)
+    magics = new_magics(shell)
+    assert settings.model == magics.default_model == "from-config"
+    assert settings.max_tokens == magics.max_tokens == 11  # not in the config: Python's value stays
+    assert settings.model != DEFAULT_MODEL
+
+
+def test_a_bug_in_a_subcommand_keeps_its_traceback(shell: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_magics(shell)
+
+    def broken(self: NotebookSession) -> Any:
+        raise TypeError("a bug in our code")
+
+    monkeypatch.setattr(NotebookSession, "providers", broken)
+    result = shell.run_cell("%auriko providers")
+    assert isinstance(result.error_in_exec, TypeError)  # not flattened into a one-line UsageError
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("%auriko prices a b", "%auriko prices: unrecognized arguments: b (name one model"),
+    ("%auriko log many", "%auriko log: argument N: expected a whole number, got 'many'"),
+    ("%auriko use sideways", "%auriko use: argument MODE: expected live, offline or auto, got 'sideways'"),
+    ("%auriko config stream=maybe", "stream needs true or false, got 'maybe'"),
+    ("%auriko config speed=0", "speed must be > 0"),
+    ("%auriko reset now", "%auriko reset: unrecognized arguments: now"),
+])
+def test_argparse_errors_are_one_line(shell: Any, line: str, message: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    new_magics(shell)
+    capsys.readouterr()
+    result = shell.run_cell(line)
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert not result.success and len(lines) == 1 and lines[0].startswith("UsageError: ") and message in lines[0]
+
+
+def test_help_prints_the_parsers_subcommands(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    new_magics(shell)
+    run(shell, "%auriko help")
+    out = capsys.readouterr().out
+    assert "%%auriko [VAR <<] [options]" in out and "usage: %auriko SUBCOMMAND [ARGS]" in out
+    for name in ("status", "login", "use", "config", "models", "providers", "prices", "me", "balance", "log",
+                 "reset", "routing", "compare"):
+        assert f"\n    {name} " in out or f"\n    {name}\n" in out
