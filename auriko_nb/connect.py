@@ -6,6 +6,7 @@ simulation", said visibly in every display and recorded as `source = "offline"`.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,8 +32,19 @@ def offline_gateway(seed: int | None = None, speed: float | None = None) -> Offl
     with _lock:
         gw = _gateways.get((seed, speed))
         if gw is None:
+            if not _gateways:
+                atexit.register(stop_offline_gateways)
             gw = _gateways[(seed, speed)] = serve(seed=seed, speed=speed)
         return gw
+
+
+def stop_offline_gateways() -> None:
+    """Stop every gateway `offline_gateway()` started (registered to run at interpreter exit)."""
+    with _lock:
+        started = list(_gateways.values())
+        _gateways.clear()
+    for gw in started:
+        gw.stop()
 
 
 def _resolve(api_key: str | None, base_url: str | None, mode: Mode, seed: int | None,

@@ -199,3 +199,23 @@ def test_calls_one_after_another_reuse_one_connection(gw: GatewayHandle) -> None
     asyncio.run(run())
     async_peers = _peers(gw, since)
     assert len(async_peers) == 6 and len(set(async_peers)) == 1 and async_peers[0] != sync_peers[0], async_peers
+
+
+def test_gateways_started_by_connect_are_stopped_at_interpreter_exit() -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import atexit, sys
+        import auriko_nb as ak
+        c = sys.modules["auriko_nb.connect"]  # the module (ak.connect is the function)
+        seen = []
+        atexit.register(lambda: print("stopped" if not seen[0].running else "still running"))  # runs last (LIFO)
+        client = ak.connect(mode="offline", speed=0.01)
+        seen.append(next(iter(c._gateways.values())))
+        assert seen[0].running
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "stopped"
