@@ -101,16 +101,10 @@ class Comparison:
         return cost_vs_ttft(self.rows, ax=ax, ttft=ttft, by=self.axes())
 
     def export(self, path: str | Path) -> Path:
-        """Write the rows to `path`: CSV or Parquet by its suffix; returns the path."""
-        target = Path(path).expanduser()
-        suffix = target.suffix.lower()
-        if suffix == ".csv":
-            self.rows.to_csv(target, index=False)
-        elif suffix in (".parquet", ".pq"):
-            self.rows.to_parquet(target, index=False)
-        else:
-            raise ValueError(f"export: write a .csv or .parquet file, not {target.name!r}")
-        return target
+        """Write the rows to `path`: CSV or Parquet by its suffix (as `Ledger.export`); returns the path."""
+        from .ledger import write_rows
+
+        return write_rows(self.rows, path)
 
     # -- reading like a DataFrame --------------------------------------------------------------------------
 

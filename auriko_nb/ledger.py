@@ -117,6 +117,27 @@ def _check_columns(columns: Sequence[str]) -> list[str]:
 
 # -- the ledger -------------------------------------------------------------------------------------------
 
+def check_export_path(path: str | os.PathLike[str]) -> Path:
+    """`path` if rows can be written there (.csv, or .parquet with pyarrow installed); else a one-line error."""
+    out = Path(path).expanduser()
+    ext = out.suffix.lower()
+    if ext not in (".csv", ".parquet"):
+        raise ValueError(f"cannot export to {out.name!r}: use a .csv or .parquet file name")
+    if ext == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ImportError("Parquet export needs pyarrow: pip install pyarrow")
+    return out
+
+
+def write_rows(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write call rows to .csv or .parquet by the file's suffix (the ledger's and a comparison's export)."""
+    out = check_export_path(path)
+    if out.suffix.lower() == ".csv":
+        df.to_csv(out, index=False)
+    else:
+        df.to_parquet(out, index=False)
+    return out
+
+
 class Ledger:
     """An append-only SQLite file of call records; pass it as a client's `on_record` hook."""
 
@@ -258,18 +279,8 @@ class Ledger:
 
     def export(self, path: str | os.PathLike[str], **filters: Any) -> Path:
         """Write the rows (optionally filtered as in `to_dataframe`) to .csv or .parquet; returns the path."""
-        out = Path(path)
-        ext = out.suffix.lower()
-        if ext not in (".csv", ".parquet"):
-            raise ValueError(f"cannot export to {out.name!r}: use a .csv or .parquet file name")
-        if ext == ".parquet" and importlib.util.find_spec("pyarrow") is None:
-            raise ImportError("Parquet export needs pyarrow: pip install pyarrow")
-        df = self.to_dataframe(**filters)
-        if ext == ".csv":
-            df.to_csv(out, index=False)
-        else:
-            df.to_parquet(out, index=False)
-        return out
+        check_export_path(path)  # before reading: a bad name fails at once
+        return write_rows(self.to_dataframe(**filters), path)
 
     def __len__(self) -> int:
         with self._lock:
