@@ -9,10 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._sharded_pool import ShardedTransport
 from ._version import __version__
-from .client import AsyncClient, Client
-from .connect import connect, connect_async
+from .client._sharded_pool import ShardedTransport
+from .client.clients import AsyncClient, Client
+from .client.headers import ResponseHeaders
+from .client.records import RECORD_COLUMNS
+from .client.result import Result
+from .client.streaming import AsyncChatStream, ChatStream
 from .errors import (
     APIConnectionError,
     APIStatusError,
@@ -32,37 +35,37 @@ from .errors import (
     StreamError,
     TemplateError,
 )
-from .headers import ResponseHeaders
-from .records import RECORD_COLUMNS
-from .result import Result
-from .streaming import AsyncChatStream, ChatStream
+from .notebook.connect import connect, connect_async
 from .types import STRATEGIES, Gateway, Metadata, Routing, RoutingMetadata
 
 if TYPE_CHECKING:
-    from . import offline, plots
-    from .analysis import pareto, summarize
-    from .commands import NotebookSession, SessionStatus
-    from .comparison import Comparison
-    from .ingest import record
-    from .ledger import Ledger, session_ledger, set_session_ledger
-    from .session import settings
-    from .sweep import BudgetError, Sweep, compare, compare_async
-    from .widgets.compare_panel import ComparePanel, compare_panel
-    from .widgets.routing_panel import RoutingPanel, routing_panel
+    from . import offline
+    from .measure import plots
+    from .measure.analysis import pareto, summarize
+    from .measure.comparison import Comparison
+    from .measure.ingest import record
+    from .measure.ledger import Ledger, session_ledger, set_session_ledger
+    from .measure.sweep import BudgetError, Sweep, compare, compare_async
+    from .notebook.commands import NotebookSession, SessionStatus
+    from .notebook.settings import settings
+    from .notebook.widgets.compare_panel import ComparePanel, compare_panel
+    from .notebook.widgets.routing_panel import RoutingPanel, routing_panel
 
 _LAZY = {
-    "Ledger": "ledger", "session_ledger": "ledger", "set_session_ledger": "ledger",
-    "summarize": "analysis", "pareto": "analysis", "record": "ingest", "Comparison": "comparison",
-    "NotebookSession": "commands", "SessionStatus": "commands",
-    "settings": "session", "compare": "sweep", "routing_panel": "widgets", "compare_panel": "widgets",
-    "RoutingPanel": "widgets", "ComparePanel": "widgets", "compare_async": "sweep", "Sweep": "sweep", "BudgetError": "sweep",
+    "Ledger": "measure.ledger", "session_ledger": "measure.ledger", "set_session_ledger": "measure.ledger",
+    "summarize": "measure.analysis", "pareto": "measure.analysis", "record": "measure.ingest",
+    "Comparison": "measure.comparison", "compare": "measure.sweep", "compare_async": "measure.sweep",
+    "Sweep": "measure.sweep", "BudgetError": "measure.sweep",
+    "NotebookSession": "notebook.commands", "SessionStatus": "notebook.commands", "settings": "notebook.settings",
+    "routing_panel": "notebook.widgets", "compare_panel": "notebook.widgets", "RoutingPanel": "notebook.widgets",
+    "ComparePanel": "notebook.widgets",
 }
-_LAZY_MODULES = {"offline", "plots"}
+_LAZY_MODULES = {"offline": "offline", "plots": "measure.plots"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_LAZY_MODULES[name]}", __name__)
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'auriko_nb' has no attribute {name!r}")
@@ -84,6 +87,6 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext auriko_nb` registers `%%auriko` and `%auriko`."""
-    from .magics import load_ipython_extension as load
+    from .notebook.magics import load_ipython_extension as load
 
     load(ipython)

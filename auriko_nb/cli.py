@@ -63,7 +63,7 @@ def _split(values: Sequence[str] | None) -> list[str]:
 
 def read_prompts(args: argparse.Namespace) -> list[str]:
     """Prompts from the arguments, plus a file (or '-' for stdin) split by `split_prompts` (the panel's rule)."""
-    from .comparison import split_prompts
+    from .measure.comparison import split_prompts
 
     prompts = list(args.prompt or [])
     if args.prompts_file:
@@ -74,10 +74,10 @@ def read_prompts(args: argparse.Namespace) -> list[str]:
 
 def _compare(args: argparse.Namespace) -> int:
     """Run a sweep, print its summary table and write a cost-vs-TTFT chart (and the rows, with --export)."""
-    from .analysis import summarize
-    from .connect import connect
     from .errors import AurikoError
-    from .sweep import compare
+    from .measure.analysis import summarize
+    from .measure.sweep import compare
+    from .notebook.connect import connect
 
     try:
         prompts = read_prompts(args)

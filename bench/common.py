@@ -115,7 +115,7 @@ def handler(http: Any, *, body: bytes | None = None, events: Sequence[bytes] | N
 
 def ours(handle: Callable[[Any], Any], *, asynchronous: bool = False, on_record: Any = None) -> Any:
     """A plain `auriko_nb` client on a MockTransport (no hook unless `on_record` is given; see
-    `auriko_nb.notebook_session.attach` for the session ledger)."""
+    `auriko_nb.notebook.attach.attach` for the session ledger)."""
     import httpx
 
     import auriko_nb as ak

@@ -37,7 +37,7 @@ def _sizes(quick: bool) -> tuple[int, int, int, int]:
 
 def records(n: int, seed: int = 0) -> Iterator[dict[str, Any]]:
     """`n` plausible records, deterministic for a seed."""
-    from auriko_nb.records import RECORD_COLUMNS
+    from auriko_nb.client.records import RECORD_COLUMNS
 
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -90,7 +90,7 @@ def _batches(n: int, seed: int) -> Iterator[list[dict[str, Any]]]:
 
 def _fill(path: Path, n: int) -> float:
     """Append n records in batches of 100k; returns the seconds spent inside append_many only."""
-    from auriko_nb.ledger import Ledger
+    from auriko_nb.measure.ledger import Ledger
 
     spent = 0.0
     with Ledger(path) as led:
@@ -104,8 +104,8 @@ def _fill(path: Path, n: int) -> float:
 def _analyse(path: Path, chart: bool, arrow: bool = True) -> dict[str, float]:
     """Load (through Arrow when the [fast] extra is installed and `arrow`, else sqlite3), summarize, chart."""
     import auriko_nb as ak
-    from auriko_nb import _ledger_arrow
-    from auriko_nb.ledger import Ledger
+    from auriko_nb.measure import _ledger_arrow
+    from auriko_nb.measure.ledger import Ledger
 
     out: dict[str, float] = {}
     available = _ledger_arrow.available
@@ -141,9 +141,9 @@ def run(quick: bool = False) -> BenchResult:
     import matplotlib
 
     matplotlib.use("Agg")
-    import auriko_nb.plots  # noqa: F401  (imported outside the timed regions, as in a notebook)
-    from auriko_nb import _ledger_arrow
-    from auriko_nb.ledger import Ledger
+    import auriko_nb.measure.plots  # noqa: F401  (imported outside the timed regions, as in a notebook)
+    from auriko_nb.measure import _ledger_arrow
+    from auriko_nb.measure.ledger import Ledger
 
     t_start = time.perf_counter()
     small, large, reps, singles = _sizes(quick)

@@ -52,7 +52,7 @@ def _sizes(quick: bool) -> tuple[int, int, int]:
 def _sync_candidates(ledger_path: Path) -> tuple[dict[str, Any], list[Any]]:
     import httpx
 
-    from auriko_nb.notebook_session import attach
+    from auriko_nb.notebook.attach import attach
 
     h1 = handler(httpx)
     import httpx2
@@ -139,7 +139,7 @@ async def _run_async(n: int, repeats: int, warmup: int) -> dict[str, list[float]
 
 
 def run(quick: bool = False) -> BenchResult:
-    import auriko_nb.ledger as ledger_mod
+    import auriko_nb.measure.ledger as ledger_mod
 
     t_start = time.perf_counter()
     n, repeats, warmup = _sizes(quick)

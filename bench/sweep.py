@@ -44,7 +44,7 @@ def _prompts() -> list[str]:
 
 def _sweep(base_url: str, calls: int, concurrency: int) -> tuple[Any, Any]:
     import auriko_nb as ak
-    from auriko_nb.sweep import Sweep
+    from auriko_nb.measure.sweep import Sweep
 
     client = ak.AsyncClient(KEY, base_url=base_url, transport=ak.ShardedTransport(concurrency + 8))  # used as given
     return Sweep(_prompts(), models=[MODEL], strategies=[None], repeats=calls // N_PROMPTS, concurrency=concurrency,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import auriko_nb.ledger as ledger_mod
-from auriko_nb.session import settings
+import auriko_nb.measure.ledger as ledger_mod
+from auriko_nb.notebook.settings import settings
 
 
 @pytest.fixture(autouse=True)

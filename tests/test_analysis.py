@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auriko_nb.analysis import SUMMARY_COLUMNS, pareto, summarize
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.analysis import SUMMARY_COLUMNS, pareto, summarize
+from auriko_nb.measure.ledger import Ledger
 
 NaN = float("nan")
 

@@ -15,12 +15,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "auriko_nb"
 
 # The layers, lowest first (docs/architecture.md). A module not listed fails `test_every_module_has_a_layer`.
-TYPES = {"errors", "schema", "_version", "types", "types.*"}
-CLIENT = {"_core", "client", "streaming", "_retry", "_error_mapping", "_deadline", "headers", "result", "records",
-          "_body", "_sharded_pool"}
-MEASUREMENT = {"ledger", "_ledger_arrow", "estimate", "limiter", "ingest", "sweep", "comparison", "analysis", "plots"}
-SESSION = {"session", "notebook_session", "connect"}  # the notebook entry points' glue: session defaults and ledger
-UI = {"magics", "magic_args", "commands", "templating", "nbdisplay", "cli", "widgets", "widgets.*", ""}  # "": __init__
+TYPES = {"errors", "_version", "types", "types.*"}
+CLIENT = {"client", "client.*"}
+MEASUREMENT = {"measure", "measure.*"}
+SESSION = {"notebook.settings", "notebook.attach", "notebook.connect"}  # the notebook entry points' glue
+UI = {"notebook", "notebook.*", "cli", ""}  # "": __init__
 OFFLINE = {"offline", "offline.*"}
 
 LAYERS = {"types": TYPES, "client": CLIENT, "measurement": MEASUREMENT, "session": SESSION, "ui": UI,
@@ -146,9 +145,9 @@ def _cycles(graph: dict[str, dict[str, set[str | None]]]) -> list[list[str]]:
 
 
 def test_the_graph_reader_sees_every_kind_of_import() -> None:
-    assert "errors" in GRAPH["_retry"] and "schema" in GRAPH["ledger"]  # module level
-    assert "magics" in GRAPH[""]  # inside a function (load_ipython_extension)
-    assert "result" not in GRAPH["records"]  # under TYPE_CHECKING only (or not at all)
+    assert "errors" in GRAPH["client._retry"] and "types.record_schema" in GRAPH["measure.ledger"]  # module level
+    assert "notebook.magics" in GRAPH[""]  # inside a function (load_ipython_extension)
+    assert "client.result" not in GRAPH["client.records"]  # under TYPE_CHECKING only (or not at all)
 
 
 def test_no_import_cycles() -> None:
@@ -170,11 +169,17 @@ def test_each_layer_imports_only_what_it_may() -> None:
     assert broken == []
 
 
-@pytest.mark.parametrize("forbidden", ["session", "notebook_session", "ledger", "magics", "widgets", "sweep",
-                                       "analysis", "plots", "offline"])
+@pytest.mark.parametrize("forbidden", ["notebook", "measure", "offline"])
 def test_the_client_core_imports_nothing_from_the_notebook_or_measurement(forbidden: str) -> None:
-    offenders = [m for m in CLIENT | TYPES for t in GRAPH.get(m, {}) if t == forbidden or t.startswith(forbidden + ".")]
+    offenders = [f"{m} -> {t}" for m in MODULES if layer_of(m) in ("client", "types") for t in GRAPH.get(m, {})
+                 if t == forbidden or t.startswith(forbidden + ".")]
     assert offenders == []
+
+
+def test_the_folder_listing_shows_the_layers() -> None:
+    """Every module lives in its layer's subpackage; only the package's front door, errors and the CLI sit on top."""
+    top = sorted(m for m in MODULES if "." not in m)
+    assert top == ["", "_version", "cli", "client", "errors", "measure", "notebook", "offline", "types"]
 
 
 def test_the_offline_gateway_imports_nothing_from_the_client_side() -> None:
@@ -203,7 +208,10 @@ def test_every_exception_class_lives_in_errors() -> None:
 
 def test_old_import_paths_of_moved_names_still_work() -> None:
     import auriko_nb as ak
-    from auriko_nb import _retry, errors, ledger, records, schema, sweep
+    from auriko_nb import errors
+    from auriko_nb.client import _retry, records
+    from auriko_nb.measure import ledger, sweep
+    from auriko_nb.types import record_schema as schema
 
     assert sweep.BudgetError is errors.BudgetError is ak.BudgetError
     assert _retry.is_retryable is errors.is_retryable

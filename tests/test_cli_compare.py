@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from auriko_nb.cli import main
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.ledger import Ledger
 
 
 def test_compare_prints_summary_and_writes_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -1,5 +1,5 @@
 """A plain `Client` is an SDK: no file, no session state. The notebook entry points attach the session ledger and
-the session defaults in one place (`notebook_session.attach`)."""
+the session defaults in one place (`auriko_nb.notebook.attach`)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 
 import auriko_nb as ak
-from auriko_nb.notebook_session import attach, session_ledger_hook, session_ledger_path
+from auriko_nb.notebook.attach import attach, session_ledger_hook, session_ledger_path
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import settings
 
 KEY = "ak_test_purity"
-CORE = ("_core", "client", "streaming", "result", "records", "errors", "headers", "_body", "_deadline", "_retry",
-        "_error_mapping", "types")
-NOTEBOOK = {"session", "ledger", "_ledger_arrow", "magics", "widgets", "notebook_session", "nbdisplay", "connect"}
+CORE = ("client", "errors", "types")  # the HTTP client layer and what it stands on
+NOTEBOOK = {"measure", "notebook"}  # what it must never import
+# what a plain client must not load: `import auriko_nb` binds ak.connect (notebook.connect); the session loads on use
+SESSION_MODULES = {"notebook.settings", "notebook.attach", "measure.ledger", "measure._ledger_arrow",
+                   "notebook.magics", "notebook.widgets", "notebook.display"}
 
 
 @pytest.fixture
@@ -55,8 +57,8 @@ def test_a_plain_client_in_a_script_leaves_no_file_and_loads_no_session(gw: Gate
     out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=60, check=True)
     assert list(tmp_path.iterdir()) == []  # no auriko_ledger.sqlite, -wal or -shm
-    loaded = {m.removeprefix("auriko_nb.").split(".")[0] for m in json.loads(out.stdout.splitlines()[-1])}
-    assert not loaded & (NOTEBOOK - {"connect"})  # `import auriko_nb` binds ak.connect; its session loads on use
+    loaded = {m.removeprefix("auriko_nb.") for m in json.loads(out.stdout.splitlines()[-1])}
+    assert "client.clients" in loaded and not loaded & SESSION_MODULES
 
 
 def _imports(path: Path, package: str) -> set[str]:
@@ -121,7 +123,7 @@ def test_connect_clients_write_the_session_ledger_and_use_the_session_defaults(
 
 
 def test_the_magics_client_goes_through_attach(isolated_session_ledger: Path) -> None:
-    from auriko_nb.magics import MagicState
+    from auriko_nb.notebook.magics import MagicState
 
     state = MagicState()
     state.mode, state.speed = "offline", 0.02

@@ -10,14 +10,14 @@ import pytest
 from fakes import Script, chunk, client_for, completion, envelope, json_response, sse, sse_response
 
 import auriko_nb as ak
-from auriko_nb._retry import backoff_delay
+from auriko_nb.client._retry import backoff_delay
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record the client's backoff sleeps instead of waiting them out."""
     calls: list[float] = []
-    monkeypatch.setattr("auriko_nb.client.time.sleep", calls.append)
+    monkeypatch.setattr("auriko_nb.client.clients.time.sleep", calls.append)
     return calls
 
 

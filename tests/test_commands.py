@@ -16,11 +16,11 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from traitlets.config import Config
 
 import auriko_nb as ak
-from auriko_nb.commands import NotebookSession, SessionStatus
 from auriko_nb.errors import AurikoError, MagicUsageError, TemplateError
-from auriko_nb.magics import AurikoMagics
+from auriko_nb.notebook.commands import NotebookSession, SessionStatus
+from auriko_nb.notebook.magics import AurikoMagics
+from auriko_nb.notebook.settings import DEFAULT_MODEL, settings
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import DEFAULT_MODEL, settings
 
 KEY = "ak_test_commands_canary_41c9"
 
@@ -119,8 +119,8 @@ def test_session_errors_are_our_types(env: None) -> None:
         s.prices("nope")
     assert issubclass(MagicUsageError, AurikoError) and issubclass(TemplateError, AurikoError)
     assert ak.MagicUsageError is MagicUsageError and ak.TemplateError is TemplateError
-    from auriko_nb.magic_args import MagicUsageError as old_path
-    from auriko_nb.templating import TemplateError as old_template_path
+    from auriko_nb.notebook.magic_args import MagicUsageError as old_path
+    from auriko_nb.notebook.templating import TemplateError as old_template_path
     assert old_path is MagicUsageError and old_template_path is TemplateError
     s.reconnect()
 

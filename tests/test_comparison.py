@@ -18,13 +18,13 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import auriko_nb as ak  # noqa: E402
-from auriko_nb import plots  # noqa: E402
-from auriko_nb._core import to_messages  # noqa: E402
 from auriko_nb.cli import read_prompts  # noqa: E402
-from auriko_nb.comparison import Comparison, split_prompts  # noqa: E402
-from auriko_nb.ledger import coerce_types  # noqa: E402
+from auriko_nb.client.base import to_messages  # noqa: E402
+from auriko_nb.client.records import prompt_id  # noqa: E402
+from auriko_nb.measure import plots  # noqa: E402
+from auriko_nb.measure.comparison import Comparison, split_prompts  # noqa: E402
+from auriko_nb.measure.ledger import coerce_types  # noqa: E402
 from auriko_nb.offline import GatewayHandle, serve  # noqa: E402
-from auriko_nb.records import prompt_id  # noqa: E402
 
 KEY = "ak_test_comparison"
 

@@ -10,8 +10,8 @@ import pytest
 from fakes import completion
 
 from auriko_nb.errors import RequestValidationError
-from auriko_nb.ingest import record
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.ingest import record
+from auriko_nb.measure.ledger import Ledger
 from auriko_nb.offline import GatewayHandle, serve
 
 KEY = "ak_test_ingest"

@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 
 import auriko_nb as ak
-import auriko_nb.ledger as ledger_mod
+import auriko_nb.measure.ledger as ledger_mod
+from auriko_nb.client.records import RECORD_COLUMNS, CallContext, make_record
 from auriko_nb.errors import RateLimitError
-from auriko_nb.ledger import Ledger, record_dtypes, session_ledger, set_session_ledger, to_frame
-from auriko_nb.records import RECORD_COLUMNS, CallContext, make_record
+from auriko_nb.measure.ledger import Ledger, record_dtypes, session_ledger, set_session_ledger, to_frame
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 SECRET = "ak_live_never_in_the_file_1234567890"
@@ -255,7 +255,7 @@ def test_export_errors_name_the_fix(filled: Ledger, tmp_path: Path, monkeypatch:
 
 WRITER = """
     import os, signal, sys, time
-    from auriko_nb.ledger import Ledger
+    from auriko_nb.measure.ledger import Ledger
     path, tag, n, kill = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "kill"
     led = Ledger(path)
     open(f"{path}.ready-{tag}", "w").close()

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import auriko_nb as ak
-from auriko_nb import _ledger_arrow
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure import _ledger_arrow
+from auriko_nb.measure.ledger import Ledger
 
 pytestmark = pytest.mark.skipif(not _ledger_arrow.available(), reason="the [fast] extra is part of [dev]")
 

@@ -15,11 +15,11 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 
 import auriko_nb as ak
-import auriko_nb.ledger as ledger_mod
-from auriko_nb.ledger import Ledger
-from auriko_nb.magics import AurikoMagics
+import auriko_nb.measure.ledger as ledger_mod
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.notebook.magics import AurikoMagics
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import settings
 
 KEY = "ak_test_magics_canary_7f3e9a"
 
@@ -538,7 +538,7 @@ def test_rate_limit_fails_the_cell_with_429_after_the_retries(ip: Any, limited_g
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("AURIKO_BASE_URL", limited_gw.base_url)  # every call there is rate limited
-    monkeypatch.setattr("auriko_nb.client.backoff_delay", lambda *a, **k: 0.0)  # the retries, without the waits
+    monkeypatch.setattr("auriko_nb.client.clients.backoff_delay", lambda *a, **k: 0.0)  # the retries, without the waits
     before = len(chat_records(limited_gw))
     line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys)
     tries = chat_records(limited_gw)[before:]

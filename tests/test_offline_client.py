@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 import auriko_nb as ak
-from auriko_nb.connect import connect, connect_async, offline_gateway
+from auriko_nb.notebook.connect import connect, connect_async, offline_gateway
 from auriko_nb.offline import GatewayHandle, serve
 
 KEY = "ak_test_offline_client"
@@ -209,7 +209,7 @@ def test_gateways_started_by_connect_are_stopped_at_interpreter_exit() -> None:
     code = textwrap.dedent("""
         import atexit, sys
         import auriko_nb as ak
-        c = sys.modules["auriko_nb.connect"]  # the module (ak.connect is the function)
+        c = sys.modules["auriko_nb.notebook.connect"]  # the module (ak.connect is the function)
         seen = []
         atexit.register(lambda: print("stopped" if not seen[0].running else "still running"))  # runs last (LIFO)
         client = ak.connect(mode="offline", speed=0.01)

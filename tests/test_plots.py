@@ -20,9 +20,9 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from auriko_nb import plots  # noqa: E402
-from auriko_nb.analysis import pareto, summarize  # noqa: E402
-from auriko_nb.ledger import Ledger  # noqa: E402
+from auriko_nb.measure import plots  # noqa: E402
+from auriko_nb.measure.analysis import pareto, summarize  # noqa: E402
+from auriko_nb.measure.ledger import Ledger  # noqa: E402
 
 CHARTS: list[Callable[..., Axes]] = [plots.cost_vs_ttft, plots.ttft_distribution, plots.cost_by_strategy,
                                      plots.provider_share, plots.spend_over_time]
@@ -179,7 +179,7 @@ def test_without_ax_a_new_figure_is_made(df: pd.DataFrame) -> None:
 
 
 def test_importing_plots_does_not_import_pyplot() -> None:
-    code = "import sys, auriko_nb.plots, auriko_nb.analysis; print('matplotlib.pyplot' in sys.modules)"
+    code = "import sys, auriko_nb.measure.plots, auriko_nb.measure.analysis; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import auriko_nb as ak
-from auriko_nb._body import (
+from auriko_nb.client._body import (
     assemble,
     check_extra_body,
     check_response_metadata,
@@ -23,10 +23,10 @@ from auriko_nb._body import (
     sent_fields,
     yield_to_extra,
 )
-from auriko_nb.notebook_session import attach
+from auriko_nb.measure.sweep import Sweep
+from auriko_nb.notebook.attach import attach
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, create_app, serve
-from auriko_nb.session import settings
-from auriko_nb.sweep import Sweep
 
 KEY = "ak_test_extra_body_suite"
 RV = ak.RequestValidationError

@@ -1,4 +1,4 @@
-"""The record schema is defined once (auriko_nb/schema.py): the row builder, the ledger and the README agree with it."""
+"""The record schema is defined once (auriko_nb/types/record_schema.py): the row builder, the ledger and the README agree with it."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from auriko_nb import schema
-from auriko_nb.ledger import Ledger
-from auriko_nb.records import CallContext, make_record
+from auriko_nb.client.records import CallContext, make_record
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.types import record_schema as schema
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -8,9 +8,9 @@ import pytest
 from traitlets import TraitError
 
 import auriko_nb as ak
-from auriko_nb.connect import connect
+from auriko_nb.notebook.connect import connect
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import settings
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
-from auriko_nb._sharded_pool import ShardedTransport
+from auriko_nb.client._sharded_pool import ShardedTransport
 from auriko_nb.offline import GatewayHandle, serve
 
 AUTH = {"Authorization": "Bearer ak_test_sharded_pool"}

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.sweep import BudgetError, Sweep, compare
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.sweep import BudgetError, Sweep, compare
 
 KEY = "ak_test_sweeps"
 PROMPTS = ["Explain TTFT", "Compare routing strategies briefly"]
@@ -148,8 +148,8 @@ def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
 
 
 def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    import auriko_nb.sweep as sweep_mod
-    from auriko_nb.limiter import AdaptiveLimiter
+    import auriko_nb.measure.sweep as sweep_mod
+    from auriko_nb.measure.limiter import AdaptiveLimiter
 
     acquired: list[float] = []  # when each call got its slot (monotonic, the clock of the gateway's received_at)
     handled: list[tuple[float, float, float | None, int]] = []  # a 429 handled: (began, done, retry_after, limit)
@@ -234,7 +234,7 @@ def test_compare_works_inside_a_running_event_loop(gw: GatewayHandle) -> None:
 
 
 def test_compare_without_a_client_or_key_runs_on_the_offline_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
-    connect_mod = importlib.import_module("auriko_nb.connect")  # the module (ak.connect is the function)
+    connect_mod = importlib.import_module("auriko_nb.notebook.connect")  # the module (ak.connect is the function)
     monkeypatch.delenv("AURIKO_API_KEY", raising=False)
     monkeypatch.delenv("AURIKO_BASE_URL", raising=False)
     monkeypatch.delenv("AURIKO_NB_OFFLINE_SEED", raising=False)
@@ -252,7 +252,7 @@ def test_compare_without_a_client_or_key_runs_on_the_offline_gateway(monkeypatch
 
 
 def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    import auriko_nb.sweep as sweep_mod
+    import auriko_nb.measure.sweep as sweep_mod
     real_join = threading.Thread.join
     rows: list[dict] = []
     fired = {"done": False}
@@ -278,7 +278,7 @@ def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path) ->
     script = textwrap.dedent(f"""
         import auriko_nb as ak
         from auriko_nb.offline import serve
-        from auriko_nb.sweep import compare
+        from auriko_nb.measure.sweep import compare
         gw = serve(seed=5, speed=0.05)
         compare([f"kill {{i}}" for i in range(40)], models=["gpt-4o-mini"], concurrency=2, run_id="run-killed",
                 client=ak.Client("{KEY}", base_url=gw.base_url), ledger={str(db)!r}, progress=False)

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 import auriko_nb as ak
-from auriko_nb import _retry
-from auriko_nb.analysis import summarize
+from auriko_nb.client import _retry
 from auriko_nb.errors import (
     AurikoError,
     RateLimitError,
@@ -22,16 +21,17 @@ from auriko_nb.errors import (
     StreamError,
     stream_error_class,
 )
-from auriko_nb.estimate import (
+from auriko_nb.measure.analysis import summarize
+from auriko_nb.measure.estimate import (
     bound_call_usd,
     bound_prompt_tokens,
     bound_text_tokens,
     max_output_tokens,
     max_price_per_token,
 )
+from auriko_nb.measure.sweep import Cell, Sweep
 from auriko_nb.offline import GatewayHandle, serve
 from auriko_nb.offline.textgen import messages_tokens
-from auriko_nb.sweep import Cell, Sweep
 from auriko_nb.types.catalog import Directory
 
 KEY = "ak_test_budget"

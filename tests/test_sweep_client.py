@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 import auriko_nb as ak
+from auriko_nb.measure.sweep import Sweep
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.sweep import Sweep
 
 KEY = "ak_test_sweep_client"
 PROMPTS = ["one", "two", "three"]
@@ -92,7 +92,7 @@ def test_an_async_client_is_used_as_given_and_left_open(gw: GatewayHandle) -> No
 
 def test_without_a_client_the_sweep_builds_one_on_the_sharded_pool(gw: GatewayHandle,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import auriko_nb.sweep as sweep_mod
+    import auriko_nb.measure.sweep as sweep_mod
 
     monkeypatch.setenv("AURIKO_API_KEY", KEY)
     monkeypatch.setenv("AURIKO_BASE_URL", gw.base_url)

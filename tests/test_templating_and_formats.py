@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from auriko_nb.nbdisplay import _bundle
-from auriko_nb.templating import TemplateError, render
+from auriko_nb.notebook.display import _bundle
+from auriko_nb.notebook.templating import TemplateError, fill_template
 
 
 def test_only_double_braces_with_a_name_are_placeholders() -> None:
     ns = {"x": 3, "obj": type("O", (), {"inner": type("I", (), {"v": "deep"})()})()}
     text = "{x} {{x}} {{ x }} {{obj.inner.v}} {{}} { {x} } {{x + 1}} \\{{x}} ${\\frac{a}{b}}$ {'k': {'n': 1}}"
-    assert render(text, ns) == "{x} 3 3 deep {{}} { {x} } {{x + 1}} {{x}} ${\\frac{a}{b}}$ {'k': {'n': 1}}"
+    assert fill_template(text, ns) == "{x} 3 3 deep {{}} { {x} } {{x + 1}} {{x}} ${\\frac{a}{b}}$ {'k': {'n': 1}}"
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -20,7 +20,7 @@ def test_only_double_braces_with_a_name_are_placeholders() -> None:
 ])
 def test_unknown_names_are_clear_errors(text: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
-        render(text, {"x": 1})
+        fill_template(text, {"x": 1})
 
 
 def test_formats() -> None:

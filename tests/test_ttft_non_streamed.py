@@ -21,11 +21,11 @@ import pytest
 from fakes import KEY, chunk, completion
 
 import auriko_nb as ak
-from auriko_nb import _ledger_arrow, plots
-from auriko_nb.analysis import pareto, summarize
-from auriko_nb.ledger import Ledger
+from auriko_nb.client.records import RECORD_COLUMNS
+from auriko_nb.measure import _ledger_arrow, plots
+from auriko_nb.measure.analysis import pareto, summarize
+from auriko_nb.measure.ledger import Ledger
 from auriko_nb.offline import create_app, serve
-from auriko_nb.records import RECORD_COLUMNS
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402

@@ -20,11 +20,11 @@ import pytest  # noqa: E402
 from kernel_helpers import kernel  # noqa: E402
 
 import auriko_nb as ak  # noqa: E402
-from auriko_nb.ledger import Ledger  # noqa: E402
+from auriko_nb.measure.ledger import Ledger  # noqa: E402
+from auriko_nb.notebook.settings import settings  # noqa: E402
+from auriko_nb.notebook.widgets import ComparePanel, compare_panel  # noqa: E402
+from auriko_nb.notebook.widgets.compare_panel import split_prompts  # noqa: E402
 from auriko_nb.offline import GatewayHandle, serve  # noqa: E402
-from auriko_nb.session import settings  # noqa: E402
-from auriko_nb.widgets import ComparePanel, compare_panel  # noqa: E402
-from auriko_nb.widgets.compare_panel import split_prompts  # noqa: E402
 
 KEY = "ak_test_widgets"
 PROMPTS = "Say hello.\n\nTell me a short joke\nabout cats.\n   \n\nWhy is the sky blue?"
@@ -365,7 +365,7 @@ def test_in_a_real_kernel_a_comm_click_runs_on_the_kernel_loop(tmp_path: Path) -
         setup = (
             "import auriko_nb as ak\n"
             "from auriko_nb.offline import serve\n"
-            "from auriko_nb.widgets import compare_panel\n"
+            "from auriko_nb.notebook.widgets import compare_panel\n"
             "gw = serve(seed=31, speed=0.02)\n"
             f"panel = compare_panel(client=ak.Client({KEY!r}, base_url=gw.base_url), "
             f"ledger={str(tmp_path / 'kernel.sqlite')!r}, refresh_interval=0.1)\n"

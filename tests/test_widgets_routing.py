@@ -17,10 +17,10 @@ import pytest
 from kernel_helpers import kernel
 
 import auriko_nb as ak
-from auriko_nb.connect import connect
+from auriko_nb.notebook.connect import connect
+from auriko_nb.notebook.settings import settings
+from auriko_nb.notebook.widgets import RoutingPanel, routing_panel
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import settings
-from auriko_nb.widgets import RoutingPanel, routing_panel
 
 KEY = "ak_test_widgets"
 
@@ -167,7 +167,7 @@ def test_external_changes_to_the_settings_update_the_widgets(panel: RoutingPanel
 
 
 def test_a_separate_settings_object_is_left_alone_by_other_panels(gw: GatewayHandle) -> None:
-    from auriko_nb.session import Settings
+    from auriko_nb.notebook.settings import Settings
 
     mine = Settings()
     p = routing_panel(settings=mine, client=ak.Client(KEY, base_url=gw.base_url))
@@ -212,9 +212,9 @@ def test_the_panel_displays_itself(panel: RoutingPanel) -> None:
 
 
 def test_importing_the_package_does_not_import_widgets_or_matplotlib() -> None:
-    code = ("import sys, auriko_nb; import auriko_nb.session, auriko_nb.sweep; "
+    code = ("import sys, auriko_nb; import auriko_nb.notebook.settings, auriko_nb.measure.sweep; "
             "bad = [m for m in ('ipywidgets', 'matplotlib') if m in sys.modules]; "
-            "assert not bad, bad; import auriko_nb.widgets; assert 'ipywidgets' in sys.modules")
+            "assert not bad, bad; import auriko_nb.notebook.widgets; assert 'ipywidgets' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

@@ -11,7 +11,7 @@ import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .render import Part
+from .wire_format import Part
 
 __all__ = ["Emission", "TimedResponse", "InjectedDisconnect", "install_log_filter"]
 
@@ -45,7 +45,7 @@ class Emission:
 
     When the first part with `content=True` goes out, its lateness (seconds after its offset; negative if it
     was coalesced into an earlier write) is measured, given to `on_first_content`, and every later part with
-    a `render` is rendered with it, so the gateway reports the TTFT it really applied.
+    a `make_late` is serialized with it, so the gateway reports the TTFT it really applied.
     """
 
     status: int
@@ -97,7 +97,7 @@ class TimedResponse(Response):
                 late = now - parts[first].offset
                 if e.on_first_content is not None:
                     e.on_first_content(late)
-            body = b"".join([p.data if p.render is None else p.render(late) for p in parts[i:j]])
+            body = b"".join([p.data if p.make_late is None else p.make_late(late) for p in parts[i:j]])
             await send({"type": "http.response.body", "body": body, "more_body": True})
             i = j
         if e.drop:

@@ -12,10 +12,10 @@ from .completion import Completion, build_completion
 from .emit import Emission, TimedResponse
 from .envelope import GatewayError, dumps, error_payload, error_response, retry_after, seconds_text
 from .faults import FAULT_HEADER, Fault
-from .render import Part, chat_body, chat_events, responses_body, responses_events, sse
 from .router import pick, plan_route
 from .state import SimState
 from .validate import InferenceRequest, parse_chat, parse_responses
+from .wire_format import Part, chat_body, chat_events, responses_body, responses_events, sse
 
 __all__ = ["handle_inference", "check_api_key", "HTML_ERROR_PAGE"]
 
@@ -124,7 +124,7 @@ def _emission(sim: SimState, c: Completion, body: dict[str, Any], fault: str | N
         half = payload()
         return Emission(200, headers, c.total_s, [Part(c.total_s, half[: len(half) // 2], content=True)])
     # The body is the first token here: sent late by L, it reports TTFT + L (so TTFT + tokens/rate = sent).
-    return Emission(200, headers, c.total_s, [Part(c.total_s, b"", content=True, render=payload)],
+    return Emission(200, headers, c.total_s, [Part(c.total_s, b"", content=True, make_late=payload)],
                     on_start=charge_now)
 
 

@@ -233,11 +233,11 @@ def _outside(module: str, package: str) -> bool:
 
 
 def test_the_import_check_catches_client_side_imports() -> None:
-    src = ("from ..errors import RequestValidationError\nfrom ..types.request import Routing\nimport auriko_nb.client\n"
-           "from auriko_nb import _core\nfrom auriko.errors import map_error_from_code\nimport openai\n"
+    src = ("from ..errors import RequestValidationError\nfrom ..types.request import Routing\nimport auriko_nb.client.clients\n"
+           "from auriko_nb.client import base\nfrom auriko.errors import map_error_from_code\nimport openai\n"
            "importlib.import_module('auriko_nb.types')\nfrom .checks import bad\nfrom auriko_nb.offline import x\n"
            "import json\nfrom starlette.responses import Response\n")
-    assert sorted(client_imports(src)) == sorted(["..errors", "..types.request", "auriko_nb.client", "auriko_nb",
+    assert sorted(client_imports(src)) == sorted(["..errors", "..types.request", "auriko_nb.client.clients", "auriko_nb.client",
                                                   "auriko.errors", "openai", "auriko_nb.types"])
 
 

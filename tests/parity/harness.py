@@ -13,7 +13,7 @@ from auriko.errors.mapping import is_retryable as sdk_is_retryable
 from fakes import KEY, Script, client_for
 
 from auriko_nb import errors as E
-from auriko_nb._retry import is_retryable
+from auriko_nb.client._retry import is_retryable
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DEFAULT_HEADERS = {"x-request-id": "req_parity"}

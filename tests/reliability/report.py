@@ -138,14 +138,14 @@ FIXES = [
     "AttributeError, TypeError or pydantic ValidationError; a string `error` event was taken for a normal "
     "chunk. They are now `StreamError`s with code `malformed_chunk` (and `stream_error` with the text as the "
     "message), keeping the partial text.",
-    "**Undecodable bodies** (`client.py`, `streaming.py`): `Content-Encoding: gzip` (or deflate, br, zstd) on a "
+    "**Undecodable bodies** (`client/clients.py`, `client/streaming.py`): `Content-Encoding: gzip` (or deflate, br, zstd) on a "
     "body that is not escaped as `httpx.DecodingError`; now `MalformedResponseError` (or a `StreamError` in a "
     "stream), not retried.",
-    "**Deeply nested JSON** (`_core.py`, `_error_mapping.py`, `streaming.py`): a body of 100,000 nested "
+    "**Deeply nested JSON** (`client/base.py`, `client/_error_mapping.py`, `client/streaming.py`): a body of 100,000 nested "
     "brackets escaped as RecursionError; now \"not valid JSON\".",
     "**Odd values in otherwise valid bodies** (`types/responses.py`): a non-numeric `cached_tokens` or a "
     "non-string `text` part in a Responses body raised TypeError while building the record; now ignored.",
-    "**Interrupted calls left no row** (`_core.py`, `client.py`, `streaming.py`): Ctrl-C during a call, or a "
+    "**Interrupted calls left no row** (`client/base.py`, `client/clients.py`, `client/streaming.py`): Ctrl-C during a call, or a "
     "cancelled task, ended it without a record although every call, cancellations included, is documented to "
     "become one; the call is now recorded as `cancelled` (`interrupted` for Ctrl-C) with its partial progress.",
     "**Ctrl-C in a notebook sweep could return early** (`sweep.py`): before Python 3.13, a `Thread.join` that "
@@ -157,16 +157,16 @@ FIXES = [
     "existed).",
     "**`%auriko config speed=0`** (`magics.py`) was accepted and broke the next offline call; now refused with "
     "one line.",
-    "**No total deadline** (`_deadline.py`, `client.py`, `streaming.py`): `timeout` is per operation, so a "
+    "**No total deadline** (`client/_deadline.py`, `client/clients.py`, `client/streaming.py`): `timeout` is per operation, so a "
     "server trickling bytes, or a stream that never ends, held a call forever. `deadline=` (client or per call) "
     "now bounds the whole call: each phase httpx starts is given at most the time left, and once the headers are "
     "in the connection is shut down at the deadline (waking a blocked read in a thread or on an event loop).",
-    "**Protocol errors were retried** (`client.py`, `_retry.py`): a non-streamed answer whose body was cut "
+    "**Protocol errors were retried** (`client/clients.py`, `client/_retry.py`): a non-streamed answer whose body was cut "
     "after the status line (`RemoteProtocolError`) was sent again, which the official SDK does not do (it "
     "retries timeouts and network errors only) and which could charge a call twice on a gateway that bills at "
     "the status line. Protocol and proxy errors are now final (`APIConnectionError.transient` is False), in "
     "the client and in sweeps, and so is a call past its own deadline.",
-    "**Lost request id** (`client.py`): when a connection dropped after the headers of a non-streamed answer had "
+    "**Lost request id** (`client/clients.py`): when a connection dropped after the headers of a non-streamed answer had "
     "arrived, the error and its row had no request id (the support handle); the id is now taken from the "
     "headers that arrived.",
     "**`Ledger(path)` on a file that is not SQLite** raised a raw `sqlite3.DatabaseError`; now one line "

@@ -28,11 +28,11 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from rel_support import figure
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
-from auriko_nb.magics import AurikoMagics
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.sweep import Sweep
+from auriko_nb.notebook.magics import AurikoMagics
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.session import settings
-from auriko_nb.sweep import Sweep
 
 KEY = "ak_test_reliability_bad_input"
 

@@ -23,9 +23,9 @@ import pytest
 from rel_support import chat_requests, figure, wait_until
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.sweep import compare
 from auriko_nb.offline import serve
-from auriko_nb.sweep import compare
 
 KEY = "ak_test_reliability_crashes"
 SEED = 20260509  # kill points are drawn from this; change it to explore other points
@@ -38,7 +38,7 @@ GRID = dict(models=MODELS, concurrency=CONCURRENCY, max_tokens=40)
 SCRIPT = textwrap.dedent("""
     import sys
     import auriko_nb as ak
-    from auriko_nb.sweep import compare
+    from auriko_nb.measure.sweep import compare
     base_url, ledger, run_id = sys.argv[1:4]
     compare({prompts!r}, models={models!r}, concurrency={concurrency}, max_tokens=40, run_id=run_id, ledger=ledger,
             client=ak.Client({key!r}, base_url=base_url), progress=False)
@@ -137,7 +137,7 @@ def test_a_ledger_killed_mid_write_still_opens(tmp_path: Path) -> None:
     """Kill processes hammering one ledger with appends: every committed row survives, the file stays valid."""
     db = tmp_path / "hammer.sqlite"
     code = textwrap.dedent(f"""
-        from auriko_nb.ledger import Ledger
+        from auriko_nb.measure.ledger import Ledger
         led = Ledger({str(db)!r})
         i = 0
         while True:

@@ -29,8 +29,8 @@ from rel_support import (
 )
 
 import auriko_nb as ak
+from auriko_nb.measure.sweep import compare
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.sweep import compare
 
 KEY = "ak_test_reliability_deadline"
 D = 1.0  # the deadline used throughout

@@ -17,9 +17,9 @@ import pytest
 from rel_support import chat_requests, figure, wait_until
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.sweep import RATE_LIMIT_ATTEMPTS, Sweep
 from auriko_nb.offline import FAULT_KINDS, serve
-from auriko_nb.sweep import RATE_LIMIT_ATTEMPTS, Sweep
 
 KEY = "ak_test_reliability_faults"
 SPEED = 0.01  # every simulated delay x0.01; Retry-After is 1 s x speed in whole seconds, rounded up: "1"

@@ -23,10 +23,10 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from rel_support import canary_key, figure, free_port, key_fragments
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
-from auriko_nb.magics import CONFIG_KEYS, AurikoMagics
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.notebook.magics import CONFIG_KEYS, AurikoMagics
+from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import FAULT_KINDS, GatewayHandle, serve
-from auriko_nb.session import settings
 
 KEY = canary_key()
 LOGIN_KEY = canary_key()  # typed at %auriko login's hidden prompt

@@ -39,10 +39,10 @@ from rel_support import (
 )
 
 import auriko_nb as ak
-from auriko_nb.ledger import Ledger
-from auriko_nb.magics import AurikoMagics
+from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.sweep import Sweep, compare
+from auriko_nb.notebook.magics import AurikoMagics
 from auriko_nb.offline import GatewayHandle, serve
-from auriko_nb.sweep import Sweep, compare
 
 KEY = "ak_test_reliability_timeouts"
 T = 0.3  # the client timeout used throughout

@@ -189,6 +189,6 @@ def _first(df: pd.DataFrame, col: str) -> str | None:
 
 
 def _empty() -> pd.DataFrame:
-    from .records import RECORD_COLUMNS
+    from ..client.records import RECORD_COLUMNS
 
     return pd.DataFrame(columns=list(RECORD_COLUMNS))

@@ -10,8 +10,8 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .errors import RequestValidationError
-from .types.catalog import Directory, DirectoryProvider, PriceTier
+from ..errors import RequestValidationError
+from ..types.catalog import Directory, DirectoryProvider, PriceTier
 
 DEFAULT_OUTPUT_TOKENS = 200
 CHEAP_STRATEGIES = frozenset({"cost", "cost-focus", None})

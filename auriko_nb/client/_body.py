@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import RequestValidationError
-from .types.request import Metadata, Routing, build_gateway, coerce_metadata, coerce_routing
+from ..errors import RequestValidationError
+from ..types.request import Metadata, Routing, build_gateway, coerce_metadata, coerce_routing
 
 GATEWAY_METADATA_KEYS = ("tags", "user_id", "trace_id", "custom_fields")
 TOKEN_LIMIT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")

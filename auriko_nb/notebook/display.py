@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any
 
-from .result import Result
-from .streaming import ChatStream
+from ..client.result import Result
+from ..client.streaming import ChatStream
 
 FORMATS = ("markdown", "text", "code", "json")
 UPDATE_EVERY_S = 0.1

@@ -16,9 +16,9 @@ from typing import Any
 import ipywidgets as w
 from traitlets import TraitError
 
-from ..errors import RequestValidationError
-from ..session import Settings
-from ..types.request import STRATEGIES, WEIGHT_KEYS, coerce_routing
+from ...errors import RequestValidationError
+from ...types.request import STRATEGIES, WEIGHT_KEYS, coerce_routing
+from ..settings import Settings
 from ._common import (
     ERROR_STYLE,
     NOTE_STYLE,
@@ -57,7 +57,7 @@ class RoutingPanel(DisplayMixin):
 
     def __init__(self, settings: Settings | None = None, client: Any = None) -> None:
         if settings is None:
-            from ..session import settings as session_settings
+            from ..settings import settings as session_settings
 
             settings = session_settings
         self.settings = settings

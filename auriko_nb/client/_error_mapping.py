@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import errors as E
+from .. import errors as E
 from .headers import ResponseHeaders
 
 # The SDK's registry (auriko/errors/_registry.py, a mirror of the server's error_codes.json): (type, status) -> codes.

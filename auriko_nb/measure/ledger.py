@@ -20,9 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _ledger_arrow
-from .errors import LedgerError
-from .schema import (  # coerce_types, record_dtypes and to_frame are re-exported: they lived here first
+from ..errors import LedgerError
+from ..types.record_schema import (  # coerce_types, record_dtypes and to_frame are re-exported: they lived here first
     RECORD_COLUMNS,
     TIME_COLUMN,
     TIME_DTYPE,
@@ -33,6 +32,7 @@ from .schema import (  # coerce_types, record_dtypes and to_frame are re-exporte
     sql_type,
     to_frame,
 )
+from . import _ledger_arrow
 
 if TYPE_CHECKING:
     import pandas as pd

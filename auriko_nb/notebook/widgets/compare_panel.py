@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ..client import AsyncClient
-from ..comparison import Comparison, split_prompts
-from ..errors import AurikoError
-from ..sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
-from ..types.request import STRATEGIES
+from ...client.clients import AsyncClient
+from ...errors import AurikoError
+from ...measure.comparison import Comparison, split_prompts
+from ...measure.sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
+from ...types.request import STRATEGIES
+from ._chart import chart_png, summary_html, summary_of
 from ._common import (
     ERROR_STYLE,
     NOTE_STYLE,
@@ -34,7 +35,6 @@ from ._common import (
     message_html,
     one_line,
 )
-from ._render import chart_png, summary_html, summary_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,11 +66,11 @@ class ComparePanel(DisplayMixin):
     """
 
     def __init__(self, client: Any = None, ledger: Any = DEFAULT_LEDGER, *, refresh_interval: float = 0.5) -> None:
-        from ..session import settings
+        from ..settings import settings
 
         self.client = client = default_client(client)
         if isinstance(ledger, (str, os.PathLike)):
-            from ..ledger import Ledger
+            from ...measure.ledger import Ledger
 
             ledger = Ledger(ledger)
         self.ledger = ledger
@@ -92,7 +92,7 @@ class ComparePanel(DisplayMixin):
         self._chart_dirty = False
         import matplotlib.backends.backend_agg  # noqa: F401 - imported now, not in the middle of a run
 
-        from .. import plots  # noqa: F401
+        from ...measure import plots  # noqa: F401
 
         ids, note = _model_ids(client)
         default_model = settings.model if settings.model in ids else (ids[0] if ids else None)
@@ -135,7 +135,7 @@ class ComparePanel(DisplayMixin):
             self.table,
             self.chart,
         ])
-        self._render_header()
+        self._refresh_header()
         self._set_status("ready")
 
     # -- inputs ------------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ class ComparePanel(DisplayMixin):
         try:
             if row.get("source") == "offline" and not self.offline:
                 self.offline = True
-                self._render_header()
+                self._refresh_header()
             self.progress.value = len(self.sweep.rows) if self.sweep is not None else self.progress.value + 1
             self._set_status(f"running: {self._counts()}")
             if time.monotonic() - self._last_refresh >= self.refresh_interval:
@@ -349,7 +349,7 @@ class ComparePanel(DisplayMixin):
         self.export_note.value = message_html(f"wrote {len(self.results)} rows to {target}", NOTE_STYLE)
         return target
 
-    def _render_header(self) -> None:
+    def _refresh_header(self) -> None:
         where = html.escape(getattr(self.client, "base_url", "") or "")
         label = (f' <span style="color:#a15c00"><b>({OFFLINE_LABEL})</b></span>' if self.offline
                  else " — live API")
@@ -375,7 +375,7 @@ class ComparePanel(DisplayMixin):
 def _empty_frame() -> pd.DataFrame:
     import pandas as pd
 
-    from ..records import RECORD_COLUMNS
+    from ...client.records import RECORD_COLUMNS
 
     return pd.DataFrame(columns=list(RECORD_COLUMNS))
 

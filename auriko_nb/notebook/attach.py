@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 from typing import TypeVar
 
-from ._core import BaseClient, Record
-from .ledger import session_ledger
-from .session import settings
+from ..client.base import BaseClient, Record
+from ..measure.ledger import session_ledger
+from .settings import settings
 
 C = TypeVar("C", bound=BaseClient)
 

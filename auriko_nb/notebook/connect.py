@@ -11,10 +11,10 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal
 
-from .client import AsyncClient, Client
+from ..client.clients import AsyncClient, Client
 
 if TYPE_CHECKING:
-    from .offline import OfflineGateway
+    from ..offline import OfflineGateway
 
 Mode = Literal["auto", "live", "offline"]
 OFFLINE_KEY = "ak_offline_simulation"  # not a secret: the offline gateway accepts any ak_ key
@@ -25,7 +25,7 @@ _gateways: dict[tuple[int, float], OfflineGateway] = {}
 
 def offline_gateway(seed: int | None = None, speed: float | None = None) -> OfflineGateway:
     """The process-wide offline gateway for (seed, speed), started on first use and reused after."""
-    from .offline import serve
+    from ..offline import serve
 
     seed = int(os.environ.get("AURIKO_NB_OFFLINE_SEED", "0")) if seed is None else seed
     speed = float(os.environ.get("AURIKO_NB_OFFLINE_SPEED", "1.0")) if speed is None else speed
@@ -64,10 +64,10 @@ def connect(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | 
 
     A notebook entry point: its calls default to the session settings (`ak.settings`: model, routing, max tokens;
     pass `routing={}` for no routing preference on one call) and are appended to the session ledger, besides any
-    `on_record` hooks given (see `notebook_session.attach`).
+    `on_record` hooks given (see `notebook.attach.attach`).
     """
-    # notebook_session (traitlets, sqlite) loads on the first connect, not on `import auriko_nb`
-    from .notebook_session import attach
+    # notebook.attach (traitlets, sqlite) loads on the first connect, not on `import auriko_nb`
+    from .attach import attach
 
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = Client(key, base_url=url, **client_kwargs)
@@ -78,7 +78,7 @@ def connect(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | 
 def connect_async(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | None = None,
                   seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> AsyncClient:
     """The async twin of `connect`."""
-    from .notebook_session import attach
+    from .attach import attach
 
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = AsyncClient(key, base_url=url, **client_kwargs)

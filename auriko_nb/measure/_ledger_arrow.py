@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .schema import text_dtype
+from ..types.record_schema import text_dtype
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,6 +1,6 @@
 """Wire formats of a Completion: chat and Responses JSON bodies, and their SSE events with send offsets.
 
-The parts that carry `routing_metadata` are rendered when they are sent (`Part.render`), so the `ttft_ms` they
+The parts that carry `routing_metadata` are serialized when they are sent (`Part.make_late`), so the `ttft_ms` they
 report is the TTFT the gateway really applied, not the planned one.
 """
 
@@ -24,14 +24,14 @@ FINGERPRINT = "fp_offline_sim"
 class Part:
     """One chunk of a response body and when it leaves (seconds after arrival); `content` marks text deltas.
 
-    With `render`, the bytes are made when the part is sent, by `render(late_s)`: `late_s` is how many seconds
+    With `make_late`, the bytes are made when the part is sent, by `make_late(late_s)`: `late_s` is how many seconds
     after its planned offset the first content part went out (0.0 if none went out before), and `data` is unused.
     """
 
     offset: float
     data: bytes
     content: bool = False
-    render: Callable[[float], bytes] | None = None
+    make_late: Callable[[float], bytes] | None = None
 
 
 def sse(obj: Any) -> bytes:
@@ -82,7 +82,7 @@ def chat_events(c: Completion) -> list[Part]:
     def tail(late_s: float) -> bytes:  # the usage + routing_metadata chunk, with the TTFT really applied
         return prefix + dumps({"usage": usage, "routing_metadata": c.routing_metadata(late_s)})[1:] + b"\n\n"
 
-    parts.append(Part(end, b"", render=tail))
+    parts.append(Part(end, b"", make_late=tail))
     parts.append(Part(end, SSE_DONE))
     return parts
 
@@ -156,5 +156,5 @@ def responses_events(c: Completion, request: dict[str, Any]) -> list[Part]:
     def final(late_s: float) -> bytes:  # the terminal event, its routing_metadata with the TTFT really applied
         return sse({**terminal, "response": responses_body(c, request, late_s=late_s)})
 
-    parts.append(Part(end, b"", render=final))
+    parts.append(Part(end, b"", make_late=final))
     return parts

@@ -14,16 +14,16 @@ from typing import Any, Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from .._version import __version__
+from ..errors import AuthenticationError, MalformedResponseError, RequestValidationError
+from ..types.chat import ChatCompletion
+from ..types.request import Metadata, Routing
+from ..types.responses import Response
 from ._body import TOKEN_LIMIT_KEYS, assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
 from ._deadline import Deadline, check_deadline
-from ._version import __version__
-from .errors import AuthenticationError, MalformedResponseError, RequestValidationError
 from .headers import ResponseHeaders
 from .records import CallContext, make_record, prompt_id
 from .result import Result
-from .types.chat import ChatCompletion
-from .types.request import Metadata, Routing
-from .types.responses import Response
 
 DEFAULT_BASE_URL = "https://api.auriko.ai/v1"
 DEFAULT_TIMEOUT = 60.0

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from ..errors import MagicUsageError
+from ..types.request import STRATEGIES
 from .commands import CONFIG_KEYS
-from .errors import MagicUsageError
-from .types.request import STRATEGIES
 
 FORMATS = ("markdown", "text", "code", "json")
 _CAPTURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*<<\s*(.*)$", re.S)

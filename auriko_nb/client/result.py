@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..types.chat import ChatCompletion
+from ..types.responses import Response
+from ..types.routing_metadata import RoutingMetadata
 from .headers import ResponseHeaders
 from .records import CallContext, make_record
-from .types.chat import ChatCompletion
-from .types.responses import Response
-from .types.routing_metadata import RoutingMetadata
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Any
 
 from traitlets import Bool, Dict, HasTraits, Int, TraitError, Unicode, validate
 
-from .errors import RequestValidationError
-from .types.request import coerce_routing
+from ..errors import RequestValidationError
+from ..types.request import coerce_routing
 
 DEFAULT_MODEL = "gpt-4o-mini"
 

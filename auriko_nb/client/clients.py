@@ -15,7 +15,21 @@ from typing import Any, Literal, TypeVar, overload
 import httpx
 from pydantic import BaseModel
 
-from ._core import (
+from ..errors import APIConnectionError, APITimeoutError, AurikoError, MalformedResponseError
+from ..types.catalog import (
+    BillingBalance,
+    Directory,
+    Identity,
+    Model,
+    ModelList,
+    ProviderList,
+    RegistryModelList,
+)
+from ..types.request import Metadata, Routing
+from ._deadline import Deadline
+from ._error_mapping import error_from_response
+from ._retry import backoff_delay, is_retryable
+from .base import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     BaseClient,
@@ -26,22 +40,8 @@ from ._core import (
     to_input,
     to_messages,
 )
-from ._deadline import Deadline
-from ._error_mapping import error_from_response
-from ._retry import backoff_delay, is_retryable
-from .errors import APIConnectionError, APITimeoutError, AurikoError, MalformedResponseError
 from .result import Result
 from .streaming import AsyncChatStream, ChatStream
-from .types.catalog import (
-    BillingBalance,
-    Directory,
-    Identity,
-    Model,
-    ModelList,
-    ProviderList,
-    RegistryModelList,
-)
-from .types.request import Metadata, Routing
 
 T = TypeVar("T", bound=BaseModel)
 RoutingArg = Routing | Mapping[str, Any] | None

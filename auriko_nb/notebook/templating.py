@@ -10,15 +10,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import TemplateError
+from ..errors import TemplateError
 
 _PLACEHOLDER = re.compile(r"(\\)?\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
 
 
-__all__ = ["TemplateError", "render"]
+__all__ = ["TemplateError", "fill_template"]
 
 
-def render(text: str, namespace: Mapping[str, Any]) -> str:
+def fill_template(text: str, namespace: Mapping[str, Any]) -> str:
     """Substitute every `{{name}}` / `{{obj.attr}}` with str(value); raise TemplateError for unknown names."""
     def sub(m: re.Match[str]) -> str:
         if m.group(1):

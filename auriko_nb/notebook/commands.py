@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, validate
 
-from .client import Client
-from .errors import MagicUsageError
-from .session import Settings, settings
+from ..client.clients import Client
+from ..errors import MagicUsageError
+from .settings import Settings, settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +37,7 @@ _ROUTING_FIELDS = {"max_ttft_ms": "max_ttft_ms", "max_cost_per_1m": "max_cost_pe
 
 def set_ledger(path: str | os.PathLike[str] | None) -> Path | None:
     """Point the session ledger at `path` ('off' or None: off; '': as at start-up); return its file or None."""
-    from .ledger import DEFAULT_LEDGER_PATH, LEDGER_ENV, OFF_VALUES, set_session_ledger
+    from ..measure.ledger import DEFAULT_LEDGER_PATH, LEDGER_ENV, OFF_VALUES, set_session_ledger
 
     text = "off" if path is None else str(path).strip()
     if not text:  # as at start-up: $AURIKO_NB_LEDGER (which may say off) or ./auriko_ledger.sqlite
@@ -101,7 +101,7 @@ class NotebookSession(HasTraits):
     def client(self) -> Client:
         """The session's client (live with a key, else the offline gateway), created on first use."""
         if self._client is None:
-            from .connect import connect  # attaches the session ledger and defaults (notebook_session.attach)
+            from .connect import connect  # attaches the session ledger and defaults (notebook.attach)
 
             self._client = connect(self.login_key, mode=self.mode,
                                    speed=self.speed, on_record=self.records.append)
@@ -120,7 +120,7 @@ class NotebookSession(HasTraits):
 
     def status(self) -> SessionStatus:
         """Where calls go, whether a key is set (never the key), the defaults, the ledger, calls and spend."""
-        from .notebook_session import session_ledger_path
+        from .attach import session_ledger_path
 
         client = self.client()
         unused = f"set (unused: mode {self.mode})"
@@ -227,7 +227,7 @@ class NotebookSession(HasTraits):
 
     def log(self, n: int | None = None) -> pd.DataFrame:
         """This session's calls (the last `n`): from the session ledger when it is on, else this session's records."""
-        from .ledger import session_ledger, to_frame
+        from ..measure.ledger import session_ledger, to_frame
 
         ledger = session_ledger()
         # every call of this session (magics, clients, sweeps) when the session ledger is on; else its own

@@ -17,11 +17,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, link, observe
 from traitlets.config import Configurable
 
+from ..errors import AurikoError, MagicUsageError
 from .commands import CONFIG_KEYS, NotebookSession, set_ledger
-from .errors import AurikoError, MagicUsageError
 from .magic_args import parse_line, parse_subcommand, subcommand_help
-from .session import DEFAULT_MODEL, settings
-from .templating import render
+from .settings import DEFAULT_MODEL, settings
+from .templating import fill_template
 
 __all__ = ["CONFIG_KEYS", "HELP", "AurikoMagics", "MagicState", "load_ipython_extension"]
 
@@ -120,10 +120,10 @@ class AurikoMagics(Magics, Configurable):
         return {**(settings.effective_routing() or {}), **opts.routing}
 
     def _cell(self, line: str, cell: str) -> Any:
-        from .nbdisplay import show_result, show_stream
+        from .display import show_result, show_stream
 
         opts = parse_line(line)
-        prompt = render(cell, self.shell.user_ns).strip() if self.shell is not None else cell.strip()
+        prompt = fill_template(cell, self.shell.user_ns).strip() if self.shell is not None else cell.strip()
         if not prompt:
             raise MagicUsageError("%%auriko: the cell is empty: write the prompt under the magic line")
         metadata = {k: v for k, v in (("tags", opts.tags or None), ("trace_id", opts.trace_id)) if v}
@@ -157,7 +157,7 @@ class AurikoMagics(Magics, Configurable):
         """`--compare optimize=a,b` or `model=a,b`: one `ak.compare` call, shown as its headline, summary and chart."""
         from IPython.display import display
 
-        from .sweep import compare
+        from ..measure.sweep import compare
 
         key, values = opts.compare
         base = self._routing(opts)

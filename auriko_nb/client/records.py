@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .schema import RECORD_COLUMNS as RECORD_COLUMNS  # defined in schema.py; importable from here as before
-from .types.request import STRATEGIES
+from ..types.record_schema import (
+    RECORD_COLUMNS as RECORD_COLUMNS,  # defined in types/record_schema.py; importable from here as before
+)
+from ..types.request import STRATEGIES
 
 if TYPE_CHECKING:
-    from .errors import AurikoError
+    from ..errors import AurikoError
 
 
 class Answered(Protocol):

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from ._body import assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
-from ._core import DEFAULT_TIMEOUT, to_messages
-from ._deadline import check_deadline
-from ._retry import backoff_delay
-from ._sharded_pool import ShardedTransport
-from .client import AsyncClient, Client
-from .errors import (  # BudgetError: defined in errors.py, importable from here as before
+from ..client._body import assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
+from ..client._deadline import check_deadline
+from ..client._retry import backoff_delay
+from ..client._sharded_pool import ShardedTransport
+from ..client.base import DEFAULT_TIMEOUT, to_messages
+from ..client.clients import AsyncClient, Client
+from ..client.records import RECORD_COLUMNS, CallContext, make_record, prompt_id
+from ..errors import (  # BudgetError: defined in errors.py, importable from here as before
     AurikoError,
     BudgetError,
     MalformedResponseError,
@@ -33,17 +34,16 @@ from .errors import (  # BudgetError: defined in errors.py, importable from here
     RequestValidationError,
     StreamError,
 )
+from ..types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
 from .estimate import DEFAULT_OUTPUT_TOKENS, bound_call_usd, check_budget, estimate_call_usd
 from .limiter import AdaptiveLimiter
-from .records import RECORD_COLUMNS, CallContext, make_record, prompt_id
-from .types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..types.catalog import Directory
     from .comparison import Comparison
     from .ledger import Ledger
-    from .types.catalog import Directory
 
 Prompt = str | Sequence[Mapping[str, Any]]
 Row = dict[str, Any]
@@ -84,7 +84,7 @@ def _http_client(connections: int, timeout: float | httpx.Timeout) -> httpx.Asyn
 def _own_client(concurrency: int) -> tuple[AsyncClient, httpx.AsyncClient]:
     """The client a sweep builds when given none (`connect_async`'s, on a pool big enough for the cap), and that
     pool, which the sweep closes when it ends."""
-    from .connect import connect_async
+    from ..notebook.connect import connect_async
 
     pool = _http_client(concurrency + 8, DEFAULT_TIMEOUT)
     return connect_async(max_retries=0, http_client=pool), pool
@@ -125,7 +125,7 @@ class Sweep:
         self.prompts: list[Prompt] = [prompts] if isinstance(prompts, str) else list(prompts)  # type: ignore[arg-type]
         if not self.prompts or any(isinstance(p, str) and not p.strip() for p in self.prompts):
             raise ValueError("prompts: give at least one non-empty prompt")
-        from .session import settings
+        from ..notebook.settings import settings
 
         if models is None:
             models = [settings.model]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from ..comparison import summary_html
+from ...measure.comparison import summary_html
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +20,7 @@ __all__ = ["chart_png", "summary_html", "summary_of"]
 
 def summary_of(df: pd.DataFrame, grid: Any = None) -> pd.DataFrame:
     """The comparison summary of the rows: grouped by the axes that vary (see `Comparison.axes`)."""
-    from ..comparison import Comparison
+    from ...measure.comparison import Comparison
 
     return Comparison(df, grid).summary()
 
@@ -30,7 +30,7 @@ def chart_png(df: pd.DataFrame, *, width: float = 7.0, height: float = 4.2, dpi:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..plots import cost_vs_ttft
+    from ...measure.plots import cost_vs_ttft
 
     fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._body import Sent, check_extra_body, merge_gateway, sent_fields
-from .errors import RequestValidationError
-from .headers import ResponseHeaders
-from .records import CallContext, prompt_id
-from .result import Result
-from .types.chat import ChatCompletion
-from .types.responses import Response
+from ..client._body import Sent, check_extra_body, merge_gateway, sent_fields
+from ..client.headers import ResponseHeaders
+from ..client.records import CallContext, prompt_id
+from ..client.result import Result
+from ..errors import RequestValidationError
+from ..types.chat import ChatCompletion
+from ..types.responses import Response
 
 _DEFAULT: Any = object()
 

@@ -18,18 +18,18 @@ import httpx
 from httpx_sse import EventSource, SSEError
 from pydantic import ValidationError
 
+from ..errors import AurikoError, MalformedResponseError, StreamError, stream_error_class
+from ..types.chat import ChatCompletion
+from ..types.responses import Response, ResponseUsage
+from ..types.routing_metadata import client_warning
 from ._error_mapping import error_from_code, error_from_envelope
-from .errors import AurikoError, MalformedResponseError, StreamError, stream_error_class
 from .headers import ResponseHeaders
 from .records import CallContext, cancelled_record, make_record
 from .result import Result
-from .types.chat import ChatCompletion
-from .types.responses import Response, ResponseUsage
-from .types.routing_metadata import client_warning
 
 if TYPE_CHECKING:
-    from ._core import BaseClient
     from ._deadline import Deadline
+    from .base import BaseClient
 
 DRAIN_EVENTS = 64  # after the end marker, read at most this many more events to reach the end of the body
 TERMINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})

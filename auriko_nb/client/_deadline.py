@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .errors import APITimeoutError, StreamError
+from ..errors import APITimeoutError, StreamError
 
 MIN_PHASE_S = 0.001  # httpx treats 0 as "no timeout" in places; the smallest real limit we hand it
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from .errors import DOCUMENTED_TYPES, NON_RETRYABLE_CODES, RETRYABLE_TYPES, is_retryable
+from ..errors import DOCUMENTED_TYPES, NON_RETRYABLE_CODES, RETRYABLE_TYPES, is_retryable
 
 __all__ = ["backoff_delay", "is_retryable", "NON_RETRYABLE_CODES", "RETRYABLE_TYPES", "DOCUMENTED_TYPES"]
 

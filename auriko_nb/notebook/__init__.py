@@ -1,0 +1,1 @@
+"""The notebook layer: session settings and ledger (`attach`, `connect`), magics, display and widgets."""
