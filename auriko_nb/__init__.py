@@ -35,7 +35,7 @@ from .errors import (
     StreamError,
     TemplateError,
 )
-from .notebook.connect import connect, connect_async
+from .notebook.connect import connect, connect_async, offline_gateway
 from .types import STRATEGIES, Gateway, Metadata, Routing, RoutingMetadata
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ __all__ = [
     "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
     "RoutingPanel",
     "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "ShardedTransport", "StreamError", "Sweep", "__version__",
-    "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "pareto", "plots",
+    "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "offline_gateway", "pareto", "plots",
     "record", "routing_panel",
     "session_ledger", "set_session_ledger", "settings", "summarize",
 ]
