@@ -43,6 +43,9 @@ __all__ = [
     "StreamError",
     "MalformedResponseError",
     "BudgetError",
+    "LedgerError",
+    "CheckError",
+    "AnalysisError",
     "is_retryable",
 ]
 
@@ -261,6 +264,18 @@ class LedgerError(AurikoError, OSError):
     """A ledger file that cannot be opened or created (a missing directory we may not create, no permission)."""
 
     default_type = "ledger_error"
+
+
+class CheckError(AurikoError, ValueError):
+    """A quality check that cannot run: not a check, a bad pattern, a schema that is not valid JSON Schema."""
+
+    default_type = "check_error"
+
+
+class AnalysisError(AurikoError, ValueError):
+    """Bad input to an analysis: an empty comparison, an unknown metric or SLO, a group that is not there."""
+
+    default_type = "analysis_error"
 
 
 def is_retryable(err: AurikoError) -> bool:

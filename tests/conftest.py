@@ -3,13 +3,18 @@ writes into the working directory or sees another test's defaults."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+import auriko_nb as ak
 import auriko_nb.measure.ledger as ledger_mod
 from auriko_nb.notebook.settings import settings
+
+if TYPE_CHECKING:
+    from auriko_nb.offline import GatewayHandle
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +26,25 @@ def isolated_session_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     settings.reset()
     yield path
     settings.reset()
+
+
+# -- the sweep tests' gateway and clients (tests/test_sweep*.py) ----------------------------------------------
+
+SWEEP_KEY = "ak_test_sweeps"
+
+
+@pytest.fixture
+def gw() -> Iterator[GatewayHandle]:
+    """A fast offline gateway (seed 1) on 127.0.0.1 for one test; a test file with its own `gw` uses that instead."""
+    from auriko_nb.offline import serve  # loaded by the tests that use it, not by every test
+
+    with serve(seed=1, speed=0.02) as g:
+        yield g
+
+
+@pytest.fixture
+def client_on() -> Callable[[GatewayHandle], ak.Client]:
+    """`client_on(gateway)`: a plain `Client` (fake key, 10 s timeout) on that gateway."""
+    def make(gateway: GatewayHandle) -> ak.Client:
+        return ak.Client(SWEEP_KEY, base_url=gateway.base_url, timeout=10)
+    return make

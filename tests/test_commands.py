@@ -98,7 +98,10 @@ def test_a_script_uses_the_session_without_ipython(env: None) -> None:
         out = {"models": list(s.models("llama")["id"]), "provs": len(s.providers()),
                "prices": float(s.prices("llama-3.3-70b")["input_per_1m"].min()), "me": bool(s.me()["workspace"]),
                "balance": s.balance(), "log": list(s.log()["request_id"]), "rid": r.request_id,
-               "status": str(s.status()), "mode": s.use("offline"), "ipython": "IPython" in sys.modules}
+               "status": str(s.status()), "mode": s.use("offline"),
+               "ask": s.ask("hello", chat=True, stream=False).text, "turns": len(s.history),
+               "compared": len(s.compare("hi", by="model", values=["gpt-4o-mini"], max_tokens=5)),
+               "ipython": "IPython" in sys.modules}
         print(json.dumps(out))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
@@ -107,6 +110,7 @@ def test_a_script_uses_the_session_without_ipython(env: None) -> None:
     assert out["me"] and out["balance"] > 0 and out["log"] == [out["rid"]]
     assert "session: 1 calls (1 ok)" in out["status"] and "API key set" in out["status"]
     assert out["mode"] == "offline" and out["ipython"] is False
+    assert out["ask"] and out["turns"] == 2 and out["compared"] == 1
 
 
 def test_session_errors_are_our_types(env: None) -> None:
@@ -206,3 +210,123 @@ def test_help_prints_the_parsers_subcommands(shell: Any, capsys: pytest.CaptureF
     for name in ("status", "login", "use", "config", "models", "providers", "prices", "me", "balance", "log",
                  "reset", "routing", "compare"):
         assert f"\n    {name} " in out or f"\n    {name}\n" in out
+
+
+# -- %%auriko as methods: NotebookSession.ask / compare from plain Python (no IPython shell) --------------------
+
+def chat_bodies(gw: GatewayHandle) -> list[dict[str, Any]]:
+    return [r["body"] for r in gw.stats.requests if r["path"] == "/v1/chat/completions"]
+
+
+@pytest.fixture
+def session(env: None) -> Iterator[NotebookSession]:
+    settings.reset()
+    s = NotebookSession()
+    yield s
+    s.reconnect()
+    settings.reset()
+
+
+def test_ask_merges_the_call_routing_over_the_session_defaults(session: NotebookSession, gw: GatewayHandle) -> None:
+    session.configure(optimize="cost-focus", max_ttft_ms=2000)
+    merged = {"optimize": "ttft", "max_ttft_ms": 2000}
+    assert session.routing_for({"optimize": "ttft"}) == merged and session.routing_for() is None
+    result = session.ask("Route me", routing={"optimize": "ttft"}, stream=False, tags=["t1"], trace_id="tr-1",
+                         max_tokens=10)
+    body = chat_bodies(gw)[-1]
+    assert isinstance(result, ak.Result) and body["gateway"]["routing"] == merged and "stream" not in body
+    assert body["gateway"]["metadata"] == {"tags": ["t1"], "trace_id": "tr-1"} and body["max_tokens"] == 10
+    session.ask("Defaults", stream=False)
+    assert chat_bodies(gw)[-1]["gateway"]["routing"] == {"optimize": "cost-focus", "max_ttft_ms": 2000}
+    assert session.records[-1]["status"] == "ok" and len(session.records) == 2
+
+
+def test_ask_no_optimize_sends_no_routing(session: NotebookSession, gw: GatewayHandle) -> None:
+    session.configure(optimize="ttft-focus")
+    assert session.routing_for({"max_ttft_ms": 5}, no_optimize=True) == {}
+    session.ask("No routing", no_optimize=True, routing={"max_ttft_ms": 5}, stream=False)
+    assert "gateway" not in chat_bodies(gw)[-1]
+    session.configure(optimize=False)  # routing off in the session: only the call's own fields are sent
+    session.ask("Only mine", routing={"max_ttft_ms": 3000}, stream=False)
+    assert chat_bodies(gw)[-1]["gateway"]["routing"] == {"max_ttft_ms": 3000}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ask_with_chat_keeps_the_conversation(session: NotebookSession, gw: GatewayHandle, stream: bool) -> None:
+    first = session.ask("First question", chat=True, stream=stream, max_tokens=20)
+    if isinstance(first, ak.ChatStream):
+        assert stream and session.history == []  # not read yet: the turn is not complete
+        text = "".join(first)  # a script reads the stream; the turn then joins the history
+    else:
+        assert not stream
+        text = first.text
+    assert text and session.history == [{"role": "user", "content": "First question"},
+                                        {"role": "assistant", "content": text}]
+    second = session.ask("Follow-up", chat=True, stream=stream, max_tokens=20)
+    assert chat_bodies(gw)[-1]["messages"] == [*session.history[:2], {"role": "user", "content": "Follow-up"}]
+    second_text = second.result.text if isinstance(second, ak.ChatStream) else second.text
+    assert session.history[2:] == [{"role": "user", "content": "Follow-up"},
+                                   {"role": "assistant", "content": second_text}]
+    assert session.ask("Not part of it", stream=stream, max_tokens=5).text  # without chat: history unchanged
+    assert len(session.history) == 4 and session.status().turns == 2
+    assert session.reset() == 2 and session.history == []
+
+
+def test_an_unread_chat_stream_is_not_part_of_the_conversation(session: NotebookSession, gw: GatewayHandle) -> None:
+    unread = session.ask("Never read", chat=True, stream=True, max_tokens=5)
+    assert isinstance(unread, ak.ChatStream)
+    unread.close()
+    session.ask("Next", chat=True, stream=False, max_tokens=5)
+    assert chat_bodies(gw)[-1]["messages"] == [{"role": "user", "content": "Next"}]
+    assert [m["content"] for m in session.history][::2] == ["Next"]
+
+
+def test_compare_by_optimize_from_python(session: NotebookSession, gw: GatewayHandle) -> None:
+    session.configure(max_ttft_ms=5000, optimize="balanced")
+    before = len(chat_bodies(gw))
+    result = session.compare("Compare me", by="optimize", values=["cost-focus", "none"], model="llama-3.3-70b",
+                             repeats=2, stream=False, max_tokens=10, tags=["cmp"])
+    assert isinstance(result, ak.Comparison) and len(result) == 4 and (result.status == "ok").all()
+    assert result.grid is not None and result.grid.repeats == 2
+    sent = chat_bodies(gw)[before:]
+    assert sorted(str(b["gateway"]["routing"].get("optimize")) for b in sent) == [
+        "None", "None", "cost-focus", "cost-focus"]  # "none" drops the session's strategy, keeps its limits
+    assert all(b["gateway"]["routing"]["max_ttft_ms"] == 5000 and b["model"] == "llama-3.3-70b" for b in sent)
+    assert all(b["gateway"]["metadata"]["tags"] == ["cmp"] and "stream" not in b for b in sent)
+    assert len(session.records) >= 4  # the rows reach the session's records
+
+
+def test_compare_by_model_from_python(session: NotebookSession, gw: GatewayHandle) -> None:
+    session.configure(optimize="cost")
+    before = len(chat_bodies(gw))
+    result = session.compare("Compare models", by="model", values=["gpt-4o-mini", "deepseek-chat"],
+                             system="Be terse.", max_tokens=10)
+    assert set(result["model_canonical"]) == {"gpt-4o-mini", "deepseek-chat"}
+    sent = chat_bodies(gw)[before:]
+    assert len(sent) == 2 and all(b["gateway"]["routing"] == {"optimize": "cost"} for b in sent)
+    assert all(b["messages"][0] == {"role": "system", "content": "Be terse."} and b["stream"] for b in sent)
+    result = session.compare("Compare models", by="model", values=["gpt-4o-mini"], no_optimize=True, max_tokens=5)
+    assert "gateway" not in chat_bodies(gw)[-1] and len(result) == 1  # --no-optimize: no strategy either
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda s: s.ask("   "), MagicUsageError, "ask: the prompt is empty"),
+    (lambda s: s.ask("hi", metadata={"tags": ["x"]}), MagicUsageError, "give tags= and trace_id="),
+    (lambda s: s.ask("hi", routing={"optimize": "fastest"}), ak.RequestValidationError, "fastest"),
+    (lambda s: s.ask("hi", tags=["x" * 60]), ak.RequestValidationError, "the limit is 50"),
+    (lambda s: s.compare("hi", by="colour", values=["red"]), MagicUsageError, "by must be 'optimize' or 'model'"),
+    (lambda s: s.compare("hi", by="optimize", values=["cost", "fastest"]), MagicUsageError,
+     "unknown strategy 'fastest'"),
+    (lambda s: s.compare("hi", by="optimize", values=[]), MagicUsageError, "give at least one value"),
+    (lambda s: s.compare("hi", by="model", values=["gpt-4o"], model="deepseek-chat"), MagicUsageError,
+     "leave out -m/model="),
+    (lambda s: s.compare("hi", by="optimize", values=["cost"], routing={"optimize": "ttft"}), MagicUsageError,
+     "leave out -s/optimize"),
+])
+def test_a_bad_call_is_one_line_of_our_type_and_sends_nothing(session: NotebookSession, gw: GatewayHandle,
+                                                              call: Any, error: type[Exception], message: str) -> None:
+    before = len(gw.stats.requests)
+    with pytest.raises(error, match=message) as info:
+        call(session)
+    assert "\n" not in str(info.value) and isinstance(info.value, AurikoError)
+    assert len(gw.stats.requests) == before and session.history == []

@@ -141,6 +141,17 @@ def test_chat_sends_the_history_and_reset_clears_it(ip: Any, gw: GatewayHandle) 
     assert sent(gw)["messages"] == [{"role": "user", "content": "Fresh"}]
 
 
+def test_streamed_chat_joins_the_history_once_shown(ip: Any, gw: GatewayHandle) -> None:
+    run(ip, "%%auriko --chat --max-tokens 20\nFirst, streamed")
+    first = ip.user_ns["_auriko"]
+    assert sent(gw)["stream"] is True and first.text
+    run(ip, "%%auriko --chat --max-tokens 20\nSecond, streamed")
+    assert sent(gw)["messages"] == [{"role": "user", "content": "First, streamed"},
+                                    {"role": "assistant", "content": first.text},
+                                    {"role": "user", "content": "Second, streamed"}]
+    assert len(ip.user_ns["_magics"].state.history) == 4
+
+
 def test_session_defaults_and_no_optimize(ip: Any, gw: GatewayHandle) -> None:
     run(ip, "%auriko config model=deepseek-chat optimize=cost-focus max_ttft_ms=2000 max_tokens=30 stream=false")
     run(ip, "%%auriko\nDefaults please")
@@ -227,6 +238,9 @@ def test_use_and_login(ip: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     ("%%auriko --deadline 0\nhi", "must be a finite number of seconds > 0"),
     ("%%auriko --deadline soon\nhi", "expected a number of seconds"),
     ("%%auriko --param deadline=5\nhi", "--param deadline=... is not allowed"),
+    ("%%auriko --param chat=true\nhi", "--param chat=... is not allowed"),
+    ("%%auriko -s ttft --compare optimize=cost,tps\nhi", "leave out -s/optimize"),
+    ("%%auriko -m gpt-4o --compare model=gpt-4o-mini,deepseek-chat\nhi", "leave out -m/model="),
     ("%%auriko -s fastest\nhi", "invalid choice: 'fastest'"),
     ("%%auriko --tag " + "x" * 60 + "\nhi", "the limit is 50"),
     ("%%auriko\n   ", "the cell is empty"),

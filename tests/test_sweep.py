@@ -12,7 +12,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,19 +24,10 @@ from auriko_nb.offline import GatewayHandle, serve
 
 KEY = "ak_test_sweeps"
 PROMPTS = ["Explain TTFT", "Compare routing strategies briefly"]
+ClientOn = Callable[[GatewayHandle], ak.Client]  # the `client_on` fixture (tests/conftest.py)
 
 
-@pytest.fixture
-def gw() -> Iterator[GatewayHandle]:
-    with serve(seed=1, speed=0.02) as g:
-        yield g
-
-
-def client_on(gw: GatewayHandle) -> ak.Client:
-    return ak.Client(KEY, base_url=gw.base_url, timeout=10)
-
-
-def test_grid_is_complete_one_row_per_cell(gw: GatewayHandle, tmp_path: Path) -> None:
+def test_grid_is_complete_one_row_per_cell(gw: GatewayHandle, tmp_path: Path, client_on: ClientOn) -> None:
     ledger = Ledger(tmp_path / "l.sqlite")
     df = compare(PROMPTS, models=["gpt-4o", "claude-sonnet-4-6"], strategies=["cost-focus", "ttft-focus", None],
                  repeats=2, concurrency=4, client=client_on(gw), ledger=ledger, progress=False, max_tokens=30)
@@ -73,7 +64,8 @@ class RecordingBar:
         self.closed = True
 
 
-def test_progress_bar_counts_every_cell_and_shows_the_spend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_bar_counts_every_cell_and_shows_the_spend(monkeypatch: pytest.MonkeyPatch,
+                                                            client_on: ClientOn) -> None:
     import tqdm.auto
     monkeypatch.setattr(RecordingBar, "made", [])
     monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
@@ -92,14 +84,14 @@ def test_progress_bar_counts_every_cell_and_shows_the_spend(monkeypatch: pytest.
     assert float(str(bar.postfixes[-1]["spend"])[1:]) > 0
 
 
-def test_concurrency_never_exceeds_the_cap(gw: GatewayHandle) -> None:
+def test_concurrency_never_exceeds_the_cap(gw: GatewayHandle, client_on: ClientOn) -> None:
     df = compare([f"prompt {i}" for i in range(30)], models=["gpt-4o-mini"], concurrency=5, client=client_on(gw),
                  ledger=None, progress=False)
     assert len(df) == 30 and gw.stats.max_in_flight <= 5
     assert gw.stats.max_in_flight >= 4  # the cap is actually used
 
 
-def test_budget_refuses_to_start_with_the_estimate(gw: GatewayHandle) -> None:
+def test_budget_refuses_to_start_with_the_estimate(gw: GatewayHandle, client_on: ClientOn) -> None:
     before = len(gw.stats.requests)
     with pytest.raises(BudgetError) as info:
         compare(PROMPTS * 10, models=["gpt-4o"], client=client_on(gw), ledger=None, progress=False,
@@ -109,7 +101,7 @@ def test_budget_refuses_to_start_with_the_estimate(gw: GatewayHandle) -> None:
     assert all(r["path"] != "/v1/chat/completions" for r in gw.stats.requests[before:])
 
 
-def test_budget_stops_scheduling_at_the_right_place(gw: GatewayHandle) -> None:
+def test_budget_stops_scheduling_at_the_right_place(gw: GatewayHandle, client_on: ClientOn) -> None:
     sweep = Sweep([f"budget probe {i}" for i in range(12)], models=["gpt-4o"], concurrency=1, client=client_on(gw),
                   ledger=None, progress=False, expected_output_tokens=1, budget_usd=0.002)
     df = asyncio.run(sweep.run())
@@ -126,7 +118,7 @@ def test_budget_stops_scheduling_at_the_right_place(gw: GatewayHandle) -> None:
     assert sweep.stop_reason == "budget"
 
 
-def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
+def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok(client_on: ClientOn) -> None:
     with serve(seed=2, speed=0.02, faults={"rate_limit": 0.25}) as gw:
         sweep = Sweep([f"rl {i}" for i in range(16)], models=["gpt-4o-mini"], concurrency=6, client=client_on(gw),
                       ledger=None, progress=False, stream=False)
@@ -147,7 +139,8 @@ def test_rate_limits_slow_the_sweep_down_and_every_cell_ends_ok() -> None:
                 assert nxt["received_at"] - prev["received_at"] >= retry_after - 0.002
 
 
-def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatch: pytest.MonkeyPatch,
+                                                                      client_on: ClientOn) -> None:
     import auriko_nb.measure.sweep as sweep_mod
     from auriko_nb.measure.limiter import AdaptiveLimiter
 
@@ -188,7 +181,7 @@ def test_a_429_halves_the_limit_and_pauses_every_cell_for_retry_after(monkeypatc
         assert len(early) <= on_their_way, (t, [(r["received_at"] - t, r["status"]) for r in early])
 
 
-def test_resume_runs_exactly_the_missing_cells(tmp_path: Path) -> None:
+def test_resume_runs_exactly_the_missing_cells(tmp_path: Path, client_on: ClientOn) -> None:
     ledger = Ledger(tmp_path / "resume.sqlite")
     grid = dict(models=["gpt-4o-mini", "deepseek-chat"], strategies=["cost", "balanced"], ledger=ledger,
                 progress=False, stream=False, max_retries=0)
@@ -207,7 +200,7 @@ def test_resume_runs_exactly_the_missing_cells(tmp_path: Path) -> None:
     assert set(ok_before) <= set(second["call_id"])  # finished cells were not re-run
 
 
-def test_cancel_keeps_finished_rows_and_marks_the_rest(gw: GatewayHandle) -> None:
+def test_cancel_keeps_finished_rows_and_marks_the_rest(gw: GatewayHandle, client_on: ClientOn) -> None:
     rows: list[dict] = []
     sweep = Sweep([f"cancel {i}" for i in range(40)], models=["gpt-4o"], concurrency=2, client=client_on(gw),
                   ledger=None, progress=False, on_row=rows.append)
@@ -225,7 +218,7 @@ def test_cancel_keeps_finished_rows_and_marks_the_rest(gw: GatewayHandle) -> Non
     assert set(df.status) <= {"ok", "cancelled"}
 
 
-def test_compare_works_inside_a_running_event_loop(gw: GatewayHandle) -> None:
+def test_compare_works_inside_a_running_event_loop(gw: GatewayHandle, client_on: ClientOn) -> None:
     async def notebook_cell() -> object:
         return compare(["hi from a notebook"], models=["gpt-4o-mini"], client=client_on(gw), ledger=None,
                        progress=False)
@@ -251,7 +244,8 @@ def test_compare_without_a_client_or_key_runs_on_the_offline_gateway(monkeypatch
     assert started[(0, 0.02)].stats.successes == 1
 
 
-def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch,
+                                                     client_on: ClientOn) -> None:
     import auriko_nb.measure.sweep as sweep_mod
     real_join = threading.Thread.join
     rows: list[dict] = []
@@ -273,7 +267,7 @@ def test_keyboard_interrupt_in_a_notebook_keeps_rows(gw: GatewayHandle, monkeypa
     assert (df.status == "cancelled").sum() > 0 and (df.status == "ok").sum() >= 2
 
 
-def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path) -> None:
+def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path, client_on: ClientOn) -> None:
     db = tmp_path / "killed.sqlite"
     script = textwrap.dedent(f"""
         import auriko_nb as ak
@@ -302,7 +296,7 @@ def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path) ->
     assert len(after) == 40 and (after.status == "ok").all() and after["cell"].is_unique
 
 
-def test_hundreds_of_calls_finish_near_the_ideal_time() -> None:
+def test_hundreds_of_calls_finish_near_the_ideal_time(client_on: ClientOn) -> None:
     # every call's TTFT is pinned to 200 ms with the answer right after, so the ideal is exact: 300 calls, 30 at a
     # time -> 10 rounds of 200 ms = 2.0 s. Measured 2.3-2.4 s alone, 3.6 s once inside the full suite on 2 cores;
     # the bound (2.5x) holds on a busy machine and still fails a sweep that lost its concurrency (one at a time: 60 s);

@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,22 +34,8 @@ from auriko_nb.offline import GatewayHandle, serve
 from auriko_nb.offline.textgen import messages_tokens
 from auriko_nb.types.catalog import Directory
 
-KEY = "ak_test_budget"
 MAX_TOKENS = 20  # the offline answers are longer, so every answer is cut to exactly this many tokens
-
-
-@pytest.fixture
-def gw() -> Iterator[GatewayHandle]:
-    with serve(seed=1, speed=0.02) as g:
-        yield g
-
-
-def client_on(gw: GatewayHandle) -> ak.Client:
-    return ak.Client(KEY, base_url=gw.base_url, timeout=10)
-
-
-def directory_of(gw: GatewayHandle) -> Directory:
-    return client_on(gw).directory()
+ClientOn = Callable[[GatewayHandle], ak.Client]  # the `client_on` fixture (tests/conftest.py)
 
 
 def sdk_status_rule(err: AurikoError) -> bool:
@@ -60,7 +46,7 @@ def sdk_status_rule(err: AurikoError) -> bool:
 # -- input and estimates -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad", ["0.5", float("nan"), -1.0, 0, float("inf"), True, [1]])
-def test_a_bad_budget_is_one_line_before_any_call(gw: GatewayHandle, bad: Any) -> None:
+def test_a_bad_budget_is_one_line_before_any_call(gw: GatewayHandle, bad: Any, client_on: ClientOn) -> None:
     with pytest.raises(RequestValidationError) as info:
         Sweep(["p"], models=["gpt-4o"], client=client_on(gw), ledger=None, budget_usd=bad)
     assert info.value.param == "budget_usd" and "budget_usd" in str(info.value) and "\n" not in str(info.value)
@@ -89,8 +75,9 @@ def test_the_output_cap_comes_from_max_tokens_times_n() -> None:
     assert max_output_tokens({"extra_body": {"max_completion_tokens": 40}}) == 40
 
 
-def test_the_bound_takes_the_highest_price_any_allowed_provider_and_tier_charges(gw: GatewayHandle) -> None:
-    d = directory_of(gw)
+def test_the_bound_takes_the_highest_price_any_allowed_provider_and_tier_charges(gw: GatewayHandle,
+                                                                                 client_on: ClientOn) -> None:
+    d = client_on(gw).directory()
     # claude-sonnet-4-6: anthropic standard 3/15 and priority 18/90, bedrock 3/15, vertex 3.3/16.5 (per 1M tokens)
     per_m = {k: tuple(round(x * 1e6, 6) for x in v) for k, v in {
         "any": max_price_per_token(d, "claude-sonnet-4-6"),  # a strategy is a preference: any provider may serve
@@ -119,9 +106,10 @@ def cap_prompts(n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("concurrency", [8, 16])
-def test_the_cap_holds_at_high_concurrency_with_max_tokens(gw: GatewayHandle, concurrency: int) -> None:
+def test_the_cap_holds_at_high_concurrency_with_max_tokens(gw: GatewayHandle, concurrency: int,
+                                                           client_on: ClientOn) -> None:
     prompts = cap_prompts(40)
-    bound = bound_call_usd(directory_of(gw), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
+    bound = bound_call_usd(client_on(gw).directory(), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
     assert bound is not None
     budget = 10.5 * bound
     sweep = Sweep(prompts, models=["gpt-4o"], concurrency=concurrency, client=client_on(gw), ledger=None,
@@ -140,7 +128,7 @@ def test_the_cap_holds_at_high_concurrency_with_max_tokens(gw: GatewayHandle, co
     assert gw.stats.max_in_flight <= 10  # never more reservations in flight than the budget holds
 
 
-def test_observed_costs_above_the_directory_stop_the_sweep_sooner(gw: GatewayHandle) -> None:
+def test_observed_costs_above_the_directory_stop_the_sweep_sooner(gw: GatewayHandle, client_on: ClientOn) -> None:
     class HalfPriceDirectory(Sweep):
         """The directory lists half what the gateway bills: only the observed costs can keep the cap."""
 
@@ -149,7 +137,7 @@ def test_observed_costs_above_the_directory_stop_the_sweep_sooner(gw: GatewayHan
                     for k, (e, b) in super()._estimates(directory, todo).items()}
 
     prompts = cap_prompts(60)
-    bound = bound_call_usd(directory_of(gw), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
+    bound = bound_call_usd(client_on(gw).directory(), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
     assert bound is not None
     budget = 30 * bound
     sweep = HalfPriceDirectory(prompts, models=["gpt-4o"], concurrency=4, client=client_on(gw), ledger=None,
@@ -163,7 +151,7 @@ def test_observed_costs_above_the_directory_stop_the_sweep_sooner(gw: GatewayHan
     assert sweep.spent_usd > budget - 2 * costs.max()  # ...but not absurdly early
 
 
-def test_without_max_tokens_the_first_call_of_a_kind_runs_alone(gw: GatewayHandle) -> None:
+def test_without_max_tokens_the_first_call_of_a_kind_runs_alone(gw: GatewayHandle, client_on: ClientOn) -> None:
     # Issue 12's measurement: this setup at concurrency 4 spent $0.00315 of a $0.002 budget (four calls started
     # on a directory estimate far below the real cost). Without a bound, one call runs first to show the cost.
     finished: list[float] = []
@@ -193,10 +181,10 @@ class BilledErrors(Sweep):
         return row
 
 
-def test_spent_usd_and_summarize_agree_with_billed_errors_and_no_cost_rows() -> None:
+def test_spent_usd_and_summarize_agree_with_billed_errors_and_no_cost_rows(client_on: ClientOn) -> None:
     with serve(seed=5, speed=0.02, faults={"stream_error": 0.2}) as gw:
         prompts = cap_prompts(16)
-        bound = bound_call_usd(directory_of(gw), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
+        bound = bound_call_usd(client_on(gw).directory(), "gpt-4o", None, prompts[0], {"max_tokens": MAX_TOKENS})
         sweep = BilledErrors(prompts, models=["gpt-4o"], concurrency=4, client=client_on(gw), ledger=None,
                              progress=False, max_tokens=MAX_TOKENS, budget_usd=1.0)
         df = asyncio.run(sweep.run())
@@ -218,7 +206,7 @@ def test_spent_usd_and_summarize_agree_with_billed_errors_and_no_cost_rows() -> 
     assert sweep.errors == int((df.status == "error").sum())
 
 
-def test_an_error_before_the_answer_costs_nothing(gw: GatewayHandle) -> None:
+def test_an_error_before_the_answer_costs_nothing(gw: GatewayHandle, client_on: ClientOn) -> None:
     with serve(seed=2, speed=0.02, faults={"server_error": 1.0}) as bad:
         sweep = Sweep(cap_prompts(3), models=["gpt-4o"], client=client_on(bad), ledger=None, progress=False,
                       max_tokens=MAX_TOKENS, budget_usd=1.0, max_retries=0)
@@ -228,7 +216,8 @@ def test_an_error_before_the_answer_costs_nothing(gw: GatewayHandle) -> None:
 
 # -- no retry once the answer began ----------------------------------------------------------------------------
 
-def test_a_mid_stream_error_is_never_retried_even_if_called_retryable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mid_stream_error_is_never_retried_even_if_called_retryable(monkeypatch: pytest.MonkeyPatch,
+                                                                      client_on: ClientOn) -> None:
     monkeypatch.setattr("auriko_nb.errors.is_retryable", sdk_status_rule)  # mid-stream api_errors now look retryable
     with serve(seed=3, speed=0.02, faults={"stream_error": 1.0}) as gw:
         sweep = Sweep(cap_prompts(4), models=["gpt-4o"], concurrency=2, client=client_on(gw), ledger=None,
@@ -239,7 +228,7 @@ def test_a_mid_stream_error_is_never_retried_even_if_called_retryable(monkeypatc
 
 
 def test_a_mid_stream_rate_limit_is_not_retried_by_the_429_branch(monkeypatch: pytest.MonkeyPatch,
-                                                                   gw: GatewayHandle) -> None:
+                                                                   gw: GatewayHandle, client_on: ClientOn) -> None:
     monkeypatch.setattr("auriko_nb.errors.is_retryable", sdk_status_rule)
     cls = stream_error_class(RateLimitError)  # what a Responses mid-stream rate_limit_exceeded raises
     calls: list[str] = []

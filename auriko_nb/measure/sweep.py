@@ -5,6 +5,7 @@ a budget and an adaptive rate limit; every grid cell ends as exactly one row (ok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import threading
@@ -81,13 +82,11 @@ def _http_client(connections: int, timeout: float | httpx.Timeout) -> httpx.Asyn
     return httpx.AsyncClient(transport=ShardedTransport(connections), timeout=timeout, follow_redirects=True)
 
 
-def _own_client(concurrency: int) -> tuple[AsyncClient, httpx.AsyncClient]:
-    """The client a sweep builds when given none (`connect_async`'s, on a pool big enough for the cap), and that
-    pool, which the sweep closes when it ends."""
+def _own_client(pool: httpx.AsyncClient) -> AsyncClient:
+    """The client a sweep builds when given none: `connect_async`'s, on `pool` (which the sweep closes when it ends)."""
     from ..notebook.connect import connect_async
 
-    pool = _http_client(concurrency + 8, DEFAULT_TIMEOUT)
-    return connect_async(max_retries=0, http_client=pool), pool
+    return connect_async(max_retries=0, http_client=pool)
 
 
 def _sweep_view(client: Client | AsyncClient, capture: Callable[[Row], None]) -> Client | AsyncClient:
@@ -108,6 +107,46 @@ def _sync_chat(client: Client, prompt: Prompt, stream: bool, kwargs: dict[str, A
         return chunks.result
 
 
+def _prompt_list(prompts: Prompt | Sequence[Prompt]) -> list[Prompt]:
+    """The prompts as a list (one string is one prompt); none, or a blank one, is refused."""
+    out: list[Prompt] = [prompts] if isinstance(prompts, str) else list(prompts)  # type: ignore[arg-type]
+    if not out or any(isinstance(p, str) and not p.strip() for p in out):
+        raise ValueError("prompts: give at least one non-empty prompt")
+    return out
+
+
+def _model_list(models: Sequence[str] | str) -> list[str]:
+    """The models as a list (one string is one model); none is refused."""
+    out = [models] if isinstance(models, str) else list(models)
+    if not out:
+        raise ValueError("models: give at least one model")
+    return out
+
+
+def _strategy_axis(strategies: Sequence[str | None] | None, routing: Routing | Mapping[str, Any] | None,
+                   extra_body: Any) -> tuple[dict[str, Any], list[str | None]]:
+    """(the routing every call sends, the strategies the grid sweeps); `strategies=` and an `optimize` in
+    `extra_body` both choosing the strategy is refused. Without `routing=` the session's routing applies."""
+    from ..notebook.settings import settings
+
+    extra = check_extra_body(extra_body)  # sent with every call; session defaults yield to it
+    base = coerce_routing(yield_to_extra(settings.effective_routing(), extra) if routing is None else routing)
+    base_routing = base.to_dict() if base else {}
+    extra_routing = extra_gateway(extra, "routing")
+    extra_optimize = extra_routing.get("optimize") if isinstance(extra_routing, Mapping) else None
+    if strategies is not None and extra_optimize is not None:
+        raise RequestValidationError(
+            f'strategies={list(strategies)!r} and extra_body["gateway"]["routing"]["optimize"]={extra_optimize!r} '
+            "both choose the strategy: give one of them", param="gateway.routing.optimize")
+    axis: list[str | None] = (
+        list(strategies) if strategies is not None
+        else [base_routing.get("optimize") or (extra_optimize if extra_optimize in STRATEGIES else None)])
+    for s in axis:
+        if s is not None and s not in STRATEGIES:
+            raise ValueError(f"strategies: unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
+    return base_routing, axis
+
+
 class Sweep:
     """A comparison run; `await sweep.run()` (or `ak.compare`) returns one row per grid cell.
 
@@ -122,31 +161,11 @@ class Sweep:
                  client: Client | AsyncClient | None = None, progress: bool = True, run_id: str | None = None,
                  metadata: Mapping[str, Any] | None = None, expected_output_tokens: int | None = None,
                  max_retries: int = 2, on_row: Callable[[Row], None] | None = None, **params: Any) -> None:
-        self.prompts: list[Prompt] = [prompts] if isinstance(prompts, str) else list(prompts)  # type: ignore[arg-type]
-        if not self.prompts or any(isinstance(p, str) and not p.strip() for p in self.prompts):
-            raise ValueError("prompts: give at least one non-empty prompt")
         from ..notebook.settings import settings
 
-        if models is None:
-            models = [settings.model]
-        self.models = [models] if isinstance(models, str) else list(models)
-        if not self.models:
-            raise ValueError("models: give at least one model")
-        extra = check_extra_body(params.get("extra_body"))  # sent with every call; session defaults yield to it
-        base = coerce_routing(yield_to_extra(settings.effective_routing(), extra) if routing is None else routing)
-        self.base_routing = base.to_dict() if base else {}
-        extra_routing = extra_gateway(extra, "routing")
-        extra_optimize = extra_routing.get("optimize") if isinstance(extra_routing, Mapping) else None
-        if strategies is not None and extra_optimize is not None:
-            raise RequestValidationError(
-                f'strategies={list(strategies)!r} and extra_body["gateway"]["routing"]["optimize"]={extra_optimize!r} '
-                "both choose the strategy: give one of them", param="gateway.routing.optimize")
-        self.strategies: list[str | None] = (
-            list(strategies) if strategies is not None
-            else [self.base_routing.get("optimize") or (extra_optimize if extra_optimize in STRATEGIES else None)])
-        for s in self.strategies:
-            if s is not None and s not in STRATEGIES:
-                raise ValueError(f"strategies: unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
+        self.prompts = _prompt_list(prompts)
+        self.models = _model_list([settings.model] if models is None else models)
+        self.base_routing, self.strategies = _strategy_axis(strategies, routing, params.get("extra_body"))
         if repeats < 1:
             raise ValueError("repeats must be >= 1")
         if concurrency < 1:
@@ -164,6 +183,10 @@ class Sweep:
         self.ledger = self._open_ledger(ledger)
         self.cells = build_grid(len(self.prompts), self.models, self.strategies, repeats)
         self._client_arg = client
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """What a run fills in: its rows, its spend and budget bookkeeping, and its handles for `cancel`."""
         self.rows: dict[str, Row] = {}
         self.spent_usd = 0.0
         self.errors = 0
@@ -388,56 +411,58 @@ class Sweep:
         self._loop = asyncio.get_running_loop()
         done = self._done_cells()
         todo = [c for c in self.cells if c.key not in done]
-        own, client = self._clients()
-        self.limiter = AdaptiveLimiter(self.concurrency)
-        planned, bar = False, None
+        built = contextlib.AsyncExitStack()  # what this run builds, each closed once, last built first
         try:
+            client = self._open(built)
+            self.limiter = AdaptiveLimiter(self.concurrency)
             await self._plan(client, todo)  # may refuse to start (BudgetError): then no row is written
-            planned, bar = True, self._progress_bar(len(todo))
+            bar = self._progress_bar(len(todo))
+            if bar is not None:
+                built.callback(bar.close)
+            built.callback(self._cancel_rest, todo, client.source, bar)  # first out: the cells left get their rows
             await self._schedule(client, todo, bar)
-        except asyncio.CancelledError:
-            self.stop_reason = "interrupted"
-            for t in list(self._tasks):
-                t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        except BaseException as exc:  # Ctrl-C, a cancelled task or an error: the calls in flight end first
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+                self.stop_reason = "interrupted"
+            await self._end_tasks()
             raise
         finally:
-            await self._close(own, todo if planned else [], client.source, bar)
+            await built.aclose()
         self.rows = {**{k: dict(v) for k, v in done.items()}, **self.rows}
         return self.results
 
-    def _clients(self) -> tuple[httpx.AsyncClient | None, Client | AsyncClient]:
-        """(the pool of the client the sweep built, or None when given one; the client its calls go through)."""
-        if self._client_arg is None:
-            own, pool = _own_client(self.concurrency)
-            return pool, _sweep_view(own, self._capture)
+    def _open(self, built: contextlib.AsyncExitStack) -> Client | AsyncClient:
+        """The client the sweep's calls go through: a view of the caller's, or of one the sweep builds on its own
+        pool. What the sweep builds (pool, client, worker threads) goes on `built`; the caller's client never does."""
         given = self._client_arg
-        if isinstance(given, Client) and not given.custom_transport:  # its async twin: Ctrl-C closes calls in flight
-            pool = _http_client(self.concurrency + 8, given.timeout)
-            return pool, _sweep_view(given.async_twin(http_client=pool), self._capture)
+        if given is None or (isinstance(given, Client) and not given.custom_transport):
+            # no client: the session's, built here; a sync client on httpx defaults: its async twin (Ctrl-C then
+            # closes the calls in flight)
+            pool = _http_client(self.concurrency + 8, DEFAULT_TIMEOUT if given is None else given.timeout)
+            built.push_async_callback(pool.aclose)
+            own = _own_client(pool) if given is None else given.async_twin(http_client=pool)
+            built.push_async_callback(own.aclose)
+            return _sweep_view(own, self._capture)
         client = _sweep_view(given, self._capture)
         if isinstance(client, Client):  # a transport of the caller's: its calls run in worker threads
+            self._halt = threading.Event()
             self._pool = ThreadPoolExecutor(self.concurrency + 1, thread_name_prefix=f"auriko-{self.run_id}")
-        return None, client
+            built.callback(self._pool.shutdown, wait=False, cancel_futures=True)
+            built.callback(self._halt.set)  # their streams stop at the next chunk
+        return client
+
+    async def _end_tasks(self) -> None:
+        """Cancel the calls in flight and wait until each has written its row (a call cancelled before it began
+        writes none: `_cancel_rest` does); their reservations come back."""
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._reserved.clear()
 
     def _capture(self, rec: Row) -> None:
         """The sweep's record hook: keep the last record of each cell (the row `_attempt` returns)."""
         if rec.get("cell"):
             self._captured[rec["cell"]] = rec
-
-    async def _close(self, own: httpx.AsyncClient | None, todo: list[Cell], source: str, bar: Any) -> None:
-        """The end of every run: rows for the cells left, worker threads told to stop, the sweep's own client closed
-        (a client the caller gave stays open)."""
-        try:
-            self._cancel_rest(todo, source, bar)
-        finally:
-            self._halt.set()
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            if own is not None:
-                await own.aclose()
-            if bar is not None:
-                bar.close()
 
     async def _plan(self, client: Client | AsyncClient, todo: list[Cell]) -> None:
         """Price the cells to run from the directory; refuse to start when their expected cost passes the budget."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,12 +18,16 @@ from typing import TYPE_CHECKING, Any
 from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, validate
 
 from ..client.clients import Client
+from ..client.streaming import ChatStream
 from ..errors import MagicUsageError
+from ..types.request import STRATEGIES
 from .settings import Settings, settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..client.result import Result
+    from ..measure.comparison import Comparison
     from .widgets.compare_panel import ComparePanel
     from .widgets.routing_panel import RoutingPanel
 
@@ -78,7 +83,8 @@ class NotebookSession(HasTraits):
 
     def __init__(self, login_key: str | None = None, **kwargs: Any) -> None:
         self.login_key = login_key
-        self.history: list[dict[str, Any]] = []
+        self._history: list[dict[str, Any]] = []
+        self._pending_turn: tuple[dict[str, Any], ChatStream] | None = None  # a streamed --chat answer not yet read
         self.records: list[dict[str, Any]] = []
         self.started_at = datetime.now(timezone.utc)
         self._client: Client | None = None
@@ -223,6 +229,71 @@ class NotebookSession(HasTraits):
         headers = self.client().last_headers
         return headers.credits_balance_usd if headers else None
 
+    # -- prompts: what a `%%auriko` cell sends -------------------------------------------------------------
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The `--chat` conversation (user and assistant messages); a streamed answer joins it once read to the end."""
+        if self._pending_turn is not None and self._pending_turn[1].finished:
+            user, stream = self._pending_turn
+            self._pending_turn = None
+            self._history += [user, {"role": "assistant", "content": stream.result.text}]
+        return self._history
+
+    @history.setter
+    def history(self, messages: list[dict[str, Any]]) -> None:
+        self._pending_turn = None
+        self._history = list(messages)
+
+    def routing_for(self, routing: Mapping[str, Any] | None = None, *,
+                    no_optimize: bool = False) -> dict[str, Any] | None:
+        """The `routing=` a call sends: {} with `no_optimize`, None (session defaults) if empty, else merged over them."""
+        if no_optimize:
+            return {}
+        if not routing:
+            return None
+        return {**(settings.effective_routing() or {}), **routing}
+
+    def ask(self, prompt: str, /, *, model: str | None = None, routing: Mapping[str, Any] | None = None,
+            no_optimize: bool = False, chat: bool = False, stream: bool | None = None, system: str | None = None,
+            tags: Sequence[str] | None = None, trace_id: str | None = None, **params: Any) -> Result | ChatStream:
+        """Send `prompt` as `%%auriko` does: a Result or ChatStream; a `chat` turn joins `history` once complete."""
+        _check_call(prompt, params, "ask")
+        user = {"role": "user", "content": prompt}
+        messages = [*self.history, user] if chat else [user]
+        if chat:
+            self._pending_turn = None  # a streamed answer never read is not part of the conversation
+        kwargs: dict[str, Any] = dict(model=model, routing=self.routing_for(routing, no_optimize=no_optimize),
+                                      metadata=_metadata(tags, trace_id), system=system, **params)
+        if settings.stream if stream is None else stream:
+            answer = self.client().chat(messages, stream=True, **kwargs)
+            if chat:
+                self._pending_turn = (user, answer)
+            return answer
+        result = self.client().chat(messages, **kwargs)
+        if chat:
+            self._history += [user, {"role": "assistant", "content": result.text}]
+        return result
+
+    def compare(self, prompt: str, /, *, by: str, values: Sequence[str], model: str | None = None,
+                routing: Mapping[str, Any] | None = None, no_optimize: bool = False, repeats: int = 1,
+                stream: bool | None = None, system: str | None = None, tags: Sequence[str] | None = None,
+                trace_id: str | None = None, **params: Any) -> Comparison:
+        """`%%auriko --compare`: `prompt` over `values` of `by` ("optimize" or "model") × `repeats`, via `ak.compare`."""
+        from ..measure.sweep import compare
+
+        _check_call(prompt, params, "compare")
+        if by == "optimize" and (routing or {}).get("optimize"):
+            raise MagicUsageError("compare by optimize: the values are the strategies; leave out -s/optimize")
+        merged = self.routing_for(routing, no_optimize=no_optimize)
+        if merged is None:
+            merged = settings.effective_routing() or {}
+        models, strategies = _compare_axes(by, values, model, merged)
+        return compare([prompt], models=models, strategies=strategies,
+                       routing={k: v for k, v in merged.items() if k != "optimize"}, repeats=repeats,
+                       stream=settings.stream if stream is None else stream, client=self.client(),
+                       metadata=_metadata(tags, trace_id), system=system, on_row=self.records.append, **params)
+
     # -- this session's calls ------------------------------------------------------------------------------
 
     def log(self, n: int | None = None) -> pd.DataFrame:
@@ -237,7 +308,7 @@ class NotebookSession(HasTraits):
     def reset(self) -> int:
         """Forget the `--chat` conversation; returns how many turns it had."""
         turns = len(self.history) // 2
-        self.history.clear()
+        self.history = []
         return turns
 
     def routing_panel(self) -> RoutingPanel:
@@ -251,3 +322,35 @@ class NotebookSession(HasTraits):
         from .widgets import compare_panel
 
         return compare_panel(client=self.client())
+
+
+def _check_call(prompt: str, params: Mapping[str, Any], what: str) -> None:
+    """A prompt with text, and no `metadata=` (built from tags= and trace_id=): one-line errors."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise MagicUsageError(f"{what}: the prompt is empty: give the text to send")
+    if "metadata" in params:
+        raise MagicUsageError(f"{what}: give tags= and trace_id= instead of metadata=")
+
+
+def _metadata(tags: Sequence[str] | None, trace_id: str | None) -> dict[str, Any] | None:
+    """The gateway metadata of `--tag` / `--trace-id`, or None when neither is given."""
+    metadata = {k: v for k, v in (("tags", list(tags or ())), ("trace_id", trace_id)) if v}
+    return metadata or None
+
+
+def _compare_axes(by: str, values: Sequence[str], model: str | None,
+                  routing: Mapping[str, Any]) -> tuple[list[str], list[str | None]]:
+    """The models and strategies of a one-prompt comparison by strategy or by model; one-line errors."""
+    values = [values] if isinstance(values, str) else list(values)
+    if not values:
+        raise MagicUsageError(f"compare: give at least one value to compare by {by}")
+    if by == "optimize":
+        bad = [v for v in values if v not in STRATEGIES and v != "none"]
+        if bad:
+            raise MagicUsageError(f"compare: unknown strategy {bad[0]!r}; choose from {', '.join(STRATEGIES)} or none")
+        return [model or settings.model], [None if v == "none" else v for v in values]
+    if by == "model":
+        if model is not None:
+            raise MagicUsageError("compare by model: the values are the models; leave out -m/model=")
+        return values, [routing.get("optimize")]
+    raise MagicUsageError(f"compare: by must be 'optimize' or 'model', got {by!r}")

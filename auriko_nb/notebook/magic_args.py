@@ -68,44 +68,32 @@ def _compare(text: str) -> tuple[str, list[str]]:
     return key, values
 
 
-def _positive_float(text: str) -> float:
+def _number(text: str, convert: Callable[[str], Any], what: str, ok: Callable[[Any], bool], rule: str) -> Any:
+    """`text` converted; an ArgumentTypeError naming what was expected, or the rule the value breaks."""
     try:
-        v = float(text)
+        v = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"{rule}, got {text}")
     return v
+
+
+def _positive_float(text: str) -> float:
+    return float(_number(text, float, "a number", lambda v: v > 0, "must be > 0"))
 
 
 def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return v
+    return int(_number(text, int, "a whole number", lambda v: v >= 1, "must be >= 1"))
 
 
 def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text}")
-    return v
+    return float(_number(text, float, "a number of seconds", lambda v: math.isfinite(v) and v > 0,
+                         "must be a finite number of seconds > 0"))
 
 
 def _temperature(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= v <= 2:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2, got {text}")
-    return v
+    return float(_number(text, float, "a number", lambda v: 0 <= v <= 2, "must be between 0 and 2"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _PARSER = build_parser()
+# --param names that a dedicated option sets, or that `NotebookSession.ask` / `compare` take themselves
+_RESERVED_PARAMS = ("messages", "model", "stream", "gateway", "deadline", "system", "routing", "no_optimize",
+                    "metadata", "tags", "trace_id", "chat", "by", "values", "repeats")
 
 
 @dataclass
@@ -182,7 +173,7 @@ def parse_line(line: str) -> CellOptions:
     if a.require_parameters:
         routing["require_parameters"] = True
     params = dict(a.param)
-    for reserved in ("messages", "model", "stream", "gateway", "deadline"):
+    for reserved in _RESERVED_PARAMS:
         if reserved in params:
             raise MagicUsageError(f"%%auriko: --param {reserved}=... is not allowed; use the dedicated option")
     if a.temperature is not None:

@@ -1,7 +1,7 @@
 """`%%auriko` (the cell is the prompt) and `%auriko SUBCOMMAND`: thin IPython magics.
 
-They only parse (`magic_args`) and call public functions: the client, `ak.compare`, and for every
-subcommand one method of `NotebookSession` (`commands.py`), which a script can call too. A user error
+They only parse (`magic_args`), call one method of `NotebookSession` (`commands.py`: `ask` and `compare` for
+the cell, one per subcommand), which a script can call too, and display what it returns. A user error
 (`AurikoError`, including `MagicUsageError` and `TemplateError`, or a `TraitError` from validation) is one
 `UsageError` line that still fails the cell; anything else is a bug and keeps its traceback.
 """
@@ -110,38 +110,28 @@ class AurikoMagics(Magics, Configurable):
         except (AurikoError, TraitError) as e:  # user errors; a bug keeps its traceback
             raise UsageError(_one_line(e)) from None
 
-    # -- the cell ------------------------------------------------------------------------------------
-
-    def _routing(self, opts: Any) -> dict[str, Any] | None:
-        if opts.no_optimize:
-            return {}
-        if not opts.routing:
-            return None  # the session defaults (routing panel, %auriko config) apply
-        return {**(settings.effective_routing() or {}), **opts.routing}
+    # -- the cell: parse, fill the template, one NotebookSession call (ask or compare), show, store --------------
 
     def _cell(self, line: str, cell: str) -> Any:
+        from ..client.streaming import ChatStream
         from .display import show_result, show_stream
 
         opts = parse_line(line)
         prompt = fill_template(cell, self.shell.user_ns).strip() if self.shell is not None else cell.strip()
         if not prompt:
             raise MagicUsageError("%%auriko: the cell is empty: write the prompt under the magic line")
-        metadata = {k: v for k, v in (("tags", opts.tags or None), ("trace_id", opts.trace_id)) if v}
+        options: dict[str, Any] = dict(model=opts.model, routing=opts.routing, no_optimize=opts.no_optimize,
+                                       stream=opts.stream, system=opts.system, tags=opts.tags,
+                                       trace_id=opts.trace_id, **opts.params)
         if opts.compare:
-            return self._store(opts, self._compare(opts, prompt, metadata or None))
-        client = self.state.client()
-        user = {"role": "user", "content": prompt}
-        messages = [*self.state.history, user] if opts.chat else [user]
-        stream = settings.stream if opts.stream is None else opts.stream
-        kwargs: dict[str, Any] = dict(model=opts.model, routing=self._routing(opts), metadata=metadata or None,
-                                      system=opts.system, **opts.params)
-        if stream:
-            result = show_stream(client.chat(messages, stream=True, **kwargs), opts.format)
-        else:
-            result = show_result(client.chat(messages, **kwargs), opts.format)
-        if opts.chat:
-            self.state.history += [user, {"role": "assistant", "content": result.text}]
-        return self._store(opts, result)
+            key, values = opts.compare
+            comparison = self.state.compare(prompt, by=key, values=values, repeats=opts.repeat, **options)
+            self._show_comparison(comparison, f"compare {key}={','.join(values)} × {opts.repeat}")
+            return self._store(opts, comparison)
+        answer = self.state.ask(prompt, chat=opts.chat, **options)
+        if isinstance(answer, ChatStream):
+            return self._store(opts, show_stream(answer, opts.format))
+        return self._store(opts, show_result(answer, opts.format))
 
     def _store(self, opts: Any, value: Any) -> None:
         if self.shell is None:
@@ -153,30 +143,13 @@ class AurikoMagics(Magics, Configurable):
                 ns[name] = value
         return None
 
-    def _compare(self, opts: Any, prompt: str, metadata: dict[str, Any] | None) -> Any:
-        """`--compare optimize=a,b` or `model=a,b`: one `ak.compare` call, shown as its headline, summary and chart."""
+    def _show_comparison(self, comparison: Any, title: str) -> None:
+        """The comparison's headline, summary table and chart."""
         from IPython.display import display
 
-        from ..measure.sweep import compare
-
-        key, values = opts.compare
-        base = self._routing(opts)
-        base = {k: v for k, v in (base if base is not None else settings.effective_routing() or {}).items()
-                if k != "optimize"}
-        if key == "optimize":
-            models = [opts.model or settings.model]
-            strategies: list[str | None] = [None if v == "none" else v for v in values]
-        else:
-            models = values
-            strategies = [(opts.routing or {}).get("optimize") or (settings.effective_routing() or {}).get("optimize")]
-        stream = settings.stream if opts.stream is None else opts.stream
-        result = compare([prompt], models=models, strategies=strategies, routing=base, repeats=opts.repeat,
-                         stream=stream, client=self.state.client(), metadata=metadata, system=opts.system,
-                         on_row=self.state.records.append, **opts.params)
-        display({"text/plain": f"compare {key}={','.join(values)} × {opts.repeat}: {result.headline()}"}, raw=True)
-        display(result.summary())
-        self._show_chart(result)
-        return result
+        display({"text/plain": f"{title}: {comparison.headline()}"}, raw=True)
+        display(comparison.summary())
+        self._show_chart(comparison)
 
     @staticmethod
     def _show_chart(result: Any) -> None:

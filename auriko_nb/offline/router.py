@@ -80,18 +80,24 @@ Filter = tuple[str, str, str, Callable[[Candidate], bool], Callable[[list[Candid
 
 
 def _filters(req: InferenceRequest, r: Routing) -> list[Filter]:
-    """(code, param, message, keep-predicate, suggestion) for each constraint the request sets, in order."""
-    out: list[Filter] = []
+    """(code, param, message, keep-predicate, suggestion) for each constraint the request sets, in order:
+    which providers, which keys, then what the request needs of a provider (parameters, cost, speed)."""
     names = ", ".join(m.id for m in req.models)
+    return [*_provider_filters(r, names), _key_filter(r, names), *_need_filters(req, r, names)]
 
-    def providers_of(cs: list[Candidate]) -> str:
-        return ", ".join(sorted({c.provider for c in cs}))
 
+def _providers_of(cs: list[Candidate]) -> str:
+    return ", ".join(sorted({c.provider for c in cs}))
+
+
+def _provider_filters(r: Routing, names: str) -> list[Filter]:
+    """The allow-list, the block-list and the data policy."""
+    out: list[Filter] = []
     if r.providers is not None:
         allow = set(r.providers)
         out.append(("provider_not_in_allowlist", "gateway.routing.providers",
                     f"None of the allowed providers ({', '.join(r.providers)}) serves {names}.",
-                    lambda c: c.provider in allow, lambda cs: f"Providers serving {names}: {providers_of(cs)}."))
+                    lambda c: c.provider in allow, lambda cs: f"Providers serving {names}: {_providers_of(cs)}."))
     if r.exclude_providers:
         block = set(r.exclude_providers)
         out.append(("provider_blocked", "gateway.routing.exclude_providers",
@@ -104,18 +110,27 @@ def _filters(req: InferenceRequest, r: Routing) -> list[Filter]:
                     lambda c: DATA_POLICY_RANK.get(c.offer.data_policy, 0) >= need,
                     lambda cs: "Policies available: " + ", ".join(sorted({f"{c.provider}={c.offer.data_policy}"
                                                                          for c in cs})) + "."))
+    return out
+
+
+def _key_filter(r: Routing, names: str) -> Filter:
+    """Which keys may serve the call: BYOK only, platform only, or either (always one filter)."""
     if r.only_byok:
-        out.append(("byok_keys_required", "gateway.routing.only_byok",
-                    f"only_byok is set but none of your provider keys can serve {names}.",
-                    lambda c: c.offer.byok, lambda cs: f"Add a provider key for one of: {providers_of(cs)}."))
-    elif r.only_platform:
-        out.append(("platform_keys_unavailable", "gateway.routing.only_platform",
-                    f"only_platform is set but no Auriko-managed key can serve {names} with these constraints.",
-                    lambda c: c.offer.platform, lambda cs: "Drop only_platform to use your own provider keys."))
-    else:
-        out.append(("platform_keys_unavailable", "gateway.routing",
-                    f"No usable key (platform or BYOK) for any remaining provider of {names}.",
-                    lambda c: c.offer.platform or c.offer.byok, lambda cs: "Add a provider key (BYOK)."))
+        return ("byok_keys_required", "gateway.routing.only_byok",
+                f"only_byok is set but none of your provider keys can serve {names}.",
+                lambda c: c.offer.byok, lambda cs: f"Add a provider key for one of: {_providers_of(cs)}.")
+    if r.only_platform:
+        return ("platform_keys_unavailable", "gateway.routing.only_platform",
+                f"only_platform is set but no Auriko-managed key can serve {names} with these constraints.",
+                lambda c: c.offer.platform, lambda cs: "Drop only_platform to use your own provider keys.")
+    return ("platform_keys_unavailable", "gateway.routing",
+            f"No usable key (platform or BYOK) for any remaining provider of {names}.",
+            lambda c: c.offer.platform or c.offer.byok, lambda cs: "Add a provider key (BYOK).")
+
+
+def _need_filters(req: InferenceRequest, r: Routing, names: str) -> list[Filter]:
+    """What the request needs of a provider: every parameter sent, a cost cap, a TTFT cap, a throughput floor."""
+    out: list[Filter] = []
     if r.require_parameters and req.sent_params:
         sent = set(req.sent_params)
         out.append(("required_params_not_supported", "gateway.routing.require_parameters",
@@ -139,9 +154,9 @@ def _filters(req: InferenceRequest, r: Routing) -> list[Filter]:
                     lambda cs: f"The fastest has a {pct} TTFT of {min(c.ttft_ms for c in cs):g} ms; raise max_ttft_ms."))
     if r.min_throughput_tps is not None:
         floor = r.min_throughput_tps
-        pct = r.throughput_percentile or "p50"
+        tps_pct = r.throughput_percentile or "p50"
         out.append(("throughput_constraint_not_met", "gateway.routing.min_throughput_tps",
-                    f"No remaining provider for {names} reaches {floor:g} tokens/s ({pct}).",
+                    f"No remaining provider for {names} reaches {floor:g} tokens/s ({tps_pct}).",
                     lambda c: c.tps >= floor,
                     lambda cs: f"The best reaches {max(c.tps for c in cs):g} tokens/s; lower min_throughput_tps."))
     return out

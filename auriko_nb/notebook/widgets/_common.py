@@ -1,8 +1,9 @@
-"""Shared bits of the panels: self-display, inline message labels, the offline label."""
+"""Shared bits of the panels: self-display, inline message labels, the offline label, choices from the API."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Iterable
 from typing import Any
 
 OFFLINE_LABEL = "offline simulation"
@@ -35,6 +36,17 @@ def default_client(client: Any) -> Any:
         return connect()
     except Exception:  # noqa: BLE001 - the panel shows what it cannot list; a run reports the problem
         return None
+
+
+def choices_from(client: Any, fetch: Callable[[Any], Iterable[str]], no_client: str,
+                 failed: str) -> tuple[list[str], str]:
+    """Ids from `fetch(client)` and a note ("" when it worked; `failed` with `{error}` filled in), never raising."""
+    if client is None:
+        return [], no_client
+    try:
+        return list(fetch(client)), ""
+    except Exception as e:  # noqa: BLE001 - any failure only means no choices: the panel still opens
+        return [], failed.format(error=one_line(e))
 
 
 def is_offline(client: Any) -> bool:

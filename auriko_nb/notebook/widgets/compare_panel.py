@@ -29,6 +29,7 @@ from ._common import (
     NOTE_STYLE,
     OFFLINE_LABEL,
     DisplayMixin,
+    choices_from,
     close_tree,
     default_client,
     is_offline,
@@ -46,14 +47,10 @@ NO_PREFERENCE = "no preference"
 
 def _model_ids(client: Any) -> tuple[list[str], str]:
     """Model ids from `/v1/models` and a note ("" when it worked), never raising."""
-    if client is None:
-        return [], "no client: no models to choose from"
     if isinstance(client, AsyncClient):
         return [], "pass a sync ak.Client (or none) to list models"
-    try:
-        return list(client.models().ids), ""
-    except Exception as e:  # noqa: BLE001 - any failure only means no choices
-        return [], f"could not list models ({one_line(e)})"
+    return choices_from(client, lambda c: c.models().ids, "no client: no models to choose from",
+                        "could not list models ({error})")
 
 
 class ComparePanel(DisplayMixin):
@@ -66,8 +63,6 @@ class ComparePanel(DisplayMixin):
     """
 
     def __init__(self, client: Any = None, ledger: Any = DEFAULT_LEDGER, *, refresh_interval: float = 0.5) -> None:
-        from ..settings import settings
-
         self.client = client = default_client(client)
         if isinstance(ledger, (str, os.PathLike)):
             from ...measure.ledger import Ledger
@@ -94,9 +89,17 @@ class ComparePanel(DisplayMixin):
 
         from ...measure import plots  # noqa: F401
 
-        ids, note = _model_ids(client)
+        self._build_inputs(*_model_ids(client))
+        self._build_outputs()
+        self.widget = self._layout()
+        self._refresh_header()
+        self._set_status("ready")
+
+    def _build_inputs(self, ids: list[str], note: str) -> None:
+        """The prompt box, models (the session's model first chosen), strategies, numbers and buttons."""
+        from ..settings import settings
+
         default_model = settings.model if settings.model in ids else (ids[0] if ids else None)
-        self.header = w.HTML()
         self.prompts = w.Textarea(placeholder="one prompt per block; separate prompts with a blank line",
                                   layout=w.Layout(width="100%", height="7em"))
         self.models = w.SelectMultiple(options=ids, value=(default_model,) if default_model else (),
@@ -113,16 +116,23 @@ class ComparePanel(DisplayMixin):
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.export_path = w.Text(value=DEFAULT_EXPORT, description="CSV path")
         self.export_button = w.Button(description="Export CSV", icon="download")
+        self.run_button.on_click(self._on_run_click)
+        self.cancel_button.on_click(lambda _b: self.cancel())
+        self.export_button.on_click(lambda _b: self.export())
+
+    def _build_outputs(self) -> None:
+        """The header, progress, status and error lines, the summary table and the chart."""
+        self.header = w.HTML()
         self.export_note = w.HTML()
         self.progress = w.IntProgress(value=0, min=0, max=1, description="calls")
         self.status = w.HTML()
         self.error_label = w.HTML()
         self.table = w.HTML(summary_html(summary_of(_empty_frame())))
         self.chart = w.Image(format="png")
-        self.run_button.on_click(self._on_run_click)
-        self.cancel_button.on_click(lambda _b: self.cancel())
-        self.export_button.on_click(lambda _b: self.export())
-        self.widget = w.VBox([
+
+    def _layout(self) -> Any:
+        """The panel's VBox: inputs, buttons, progress, then the summary table and the chart."""
+        return w.VBox([
             self.header,
             self.prompts,
             w.HBox([w.VBox([self.models, self.models_note]),
@@ -135,8 +145,6 @@ class ComparePanel(DisplayMixin):
             self.table,
             self.chart,
         ])
-        self._refresh_header()
-        self._set_status("ready")
 
     # -- inputs ------------------------------------------------------------------------------------------
 

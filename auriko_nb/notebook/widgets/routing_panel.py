@@ -25,6 +25,7 @@ from ._common import (
     OFFLINE_LABEL,
     WARNING_STYLE,
     DisplayMixin,
+    choices_from,
     close_tree,
     default_client,
     is_offline,
@@ -44,12 +45,8 @@ DEFAULT_WEIGHT = 0.5
 
 def _providers_from(client: Any) -> tuple[list[str], str]:
     """Provider ids from the registry and a note ("" when it worked), never raising."""
-    if client is None:
-        return [], "no client: include/exclude are empty"
-    try:
-        return list(client.registry_providers().ids), ""
-    except Exception as e:  # noqa: BLE001 - any failure only means empty choices
-        return [], f"could not read providers from the registry ({one_line(e)}); include/exclude are empty"
+    return choices_from(client, lambda c: c.registry_providers().ids, "no client: include/exclude are empty",
+                        "could not read providers from the registry ({error}); include/exclude are empty")
 
 
 class RoutingPanel(DisplayMixin):
@@ -66,15 +63,26 @@ class RoutingPanel(DisplayMixin):
         self.warning = ""
         self._syncing = False
         self._applying = False
-        providers, note = _providers_from(client)
+        providers, note = _providers_from(client)  # first: its response may say the gateway is offline
         self.offline = client is not None and is_offline(client)
+        self._build_controls(providers, note)
+        self.widget = self._layout()
+        self._controls: list[Any] = [self.enabled, self.strategy, *self.weights.values(), self.max_ttft_ms,
+                                     self.max_cost_per_1m, self.min_throughput_tps, self.providers,
+                                     self.exclude_providers, self.data_policy]
+        for control in self._controls:
+            control.observe(self._on_widget, names="value")
+        settings.observe(self._on_settings, names=["routing", "optimize_enabled"])
+        self._sync_from_settings()
 
+    def _build_controls(self, providers: list[str], note: str) -> None:
+        """The header, the inputs (their values come from the settings later) and the message labels."""
         title = "<b>Auriko routing</b> — session defaults for <code>%%auriko</code>, <code>ak.connect()</code>" \
                 " clients and <code>compare</code>"
         if self.offline:
             title += f' <span style="color:#a15c00"><b>({OFFLINE_LABEL})</b></span>'
         self.header = w.HTML(title)
-        self.enabled = w.ToggleButton(value=settings.optimize_enabled, icon="random",
+        self.enabled = w.ToggleButton(value=self.settings.optimize_enabled, icon="random",
                                       tooltip="send gateway.routing with every default call")
         self.strategy = w.Dropdown(
             options=[("(none: gateway default)", NO_STRATEGY), *[(s, s) for s in STRATEGIES],
@@ -98,7 +106,10 @@ class RoutingPanel(DisplayMixin):
         self.error_label = w.HTML()
         self.warning_label = w.HTML()
         self.preview = w.HTML()
-        self.widget = w.VBox([
+
+    def _layout(self) -> Any:
+        """The panel's VBox: the controls in rows, then the messages and the preview."""
+        return w.VBox([
             self.header,
             w.HBox([self.enabled, self.strategy]),
             self.weights_box,
@@ -111,13 +122,6 @@ class RoutingPanel(DisplayMixin):
             w.HTML("<b>gateway.routing sent by default calls:</b>"),
             self.preview,
         ])
-        self._controls: list[Any] = [self.enabled, self.strategy, *self.weights.values(), self.max_ttft_ms,
-                                     self.max_cost_per_1m, self.min_throughput_tps, self.providers,
-                                     self.exclude_providers, self.data_policy]
-        for control in self._controls:
-            control.observe(self._on_widget, names="value")
-        settings.observe(self._on_settings, names=["routing", "optimize_enabled"])
-        self._sync_from_settings()
 
     # -- widgets -> candidate -> settings ----------------------------------------------------------------
 
