@@ -352,3 +352,23 @@ def test_ctrl_c_in_a_script_cancels_in_flight_and_keeps_finished_rows(tmp_path: 
     assert rows["WARN"] == "True"
     ledger_rows = Ledger(db).to_dataframe()
     assert len(ledger_rows) == 200 and ledger_rows["cell"].is_unique
+
+
+def test_a_failing_on_row_stops_the_sweep_raises_its_error_and_keeps_every_row(gw: GatewayHandle,
+                                                                                 client_on: ClientOn) -> None:
+    seen: list[dict] = []
+
+    def on_row(row: dict) -> None:
+        seen.append(row)
+        if len(seen) == 2:
+            raise RuntimeError("my dashboard is down")
+
+    sweep = Sweep([f"hook {i}" for i in range(12)], models=["gpt-4o"], concurrency=1, client=client_on(gw),
+                  ledger=None, progress=False, on_row=on_row)
+    with pytest.raises(RuntimeError, match="my dashboard is down"):
+        asyncio.run(sweep.run())
+    df = sweep.results
+    assert len(df) == 12 and df["cell"].is_unique  # nothing collected is lost; the cells left are marked
+    assert (df.status == "ok").sum() >= 2 and (df.status == "cancelled").sum() >= 9
+    assert set(df.loc[df.status == "cancelled", "error_code"]) == {"hook_failed"}
+    assert sweep.stop_reason == "hook_failed"

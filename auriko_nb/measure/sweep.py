@@ -194,6 +194,7 @@ class Sweep:
         self.stop_reason: str | None = None
         self.limiter: AdaptiveLimiter | None = None
         self._stop = False
+        self._hook_error: Exception | None = None  # the first exception of `on_row` or the ledger
         self._tasks: set[asyncio.Task[None]] = set()
         self._observed: dict[tuple[str, str | None], tuple[float, int]] = {}  # (model, strategy) -> (cost, n)
         self._static: dict[str, tuple[float, float | None]] = {}  # cell -> (expected cost, upper bound or None)
@@ -347,13 +348,18 @@ class Sweep:
         self._charge(row, reserved)
         if row["status"] == "error":
             self.errors += 1
-        if self.ledger is not None:
-            self.ledger.append(row)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(spend=f"${self.spent_usd:.4f}", errors=self.errors, refresh=False)
-        if self.on_row is not None:
-            self.on_row(row)
+        try:
+            if self.ledger is not None:
+                self.ledger.append(row)
+            if self.on_row is not None:
+                self.on_row(row)
+        except Exception as exc:  # a failing hook stops the sweep; `run` raises it once every row is kept
+            if self._hook_error is None:
+                self._hook_error, self._stop = exc, True
+                self.stop_reason = self.stop_reason or "hook_failed"
 
     def _cancelled(self, cell: Cell, source: str, reason: str, message: str) -> Row:
         row = make_record(self._context(cell, source), status="cancelled")
@@ -429,6 +435,8 @@ class Sweep:
         finally:
             await built.aclose()
         self.rows = {**{k: dict(v) for k, v in done.items()}, **self.rows}
+        if self._hook_error is not None:
+            raise self._hook_error
         return self.results
 
     def _open(self, built: contextlib.AsyncExitStack) -> Client | AsyncClient:
@@ -520,7 +528,8 @@ class Sweep:
         """Every scheduled-or-not cell without a row gets its `cancelled` row (tasks cancelled before starting too)."""
         reason = self.stop_reason or "cancelled"
         message = {"budget": f"not run: spend plus in-flight estimates would pass budget_usd=${self.budget_usd}",
-                   "interrupted": "not run: the sweep was interrupted"}.get(reason, "not run: the sweep was cancelled")
+                   "interrupted": "not run: the sweep was interrupted",
+                   "hook_failed": "not run: on_row or the ledger raised (see the sweep's error)"}.get(reason, "not run: the sweep was cancelled")
         for cell in todo:
             if cell.key not in self.rows:
                 self._finish(self._cancelled(cell, source, reason, message), bar)
