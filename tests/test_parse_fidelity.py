@@ -27,6 +27,8 @@ from fakes import (
     sse,
     sse_response,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import auriko_nb as ak
 from auriko_nb.errors import StreamError
@@ -255,3 +257,53 @@ def test_a_timeout_has_the_sdk_code_and_stays_an_api_timeout_error(stream: bool)
     assert isinstance(err, ak.APIConnectionError) and not isinstance(err, StreamError)
     assert (err.code, err.status_code, err.type) == ("api_connection_error", 0, "api_error")
     assert len(script.requests) == 2 and rows[0]["error_code"] == "api_connection_error"
+
+
+# -- the one-validation fast path for well-formed routing_metadata gives what the field-by-field parse gives ---
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                 st.text(max_size=6), st.lists(st.text(max_size=3), max_size=2))
+_WARNING = st.one_of(st.text(max_size=8), st.fixed_dictionaries({}, optional={
+    "type": st.one_of(st.text(max_size=5), st.none(), st.integers()), "code": st.one_of(st.text(max_size=5), st.none()),
+    "message": st.one_of(st.text(max_size=8), st.integers(), st.none())}), st.integers())
+_COST = st.one_of(_ANY, st.fixed_dictionaries({}, optional={
+    "usd": st.one_of(st.floats(0, 1), _ANY), "cache_savings_usd": st.one_of(st.floats(0, 1), _ANY),
+    "cache_savings_percent": _ANY, "hosted_tool_usd": _ANY, "extra": _ANY}))
+_METADATA = st.fixed_dictionaries({}, optional={
+    "provider": st.one_of(st.sampled_from(["openai", "groq"]), _ANY),
+    "provider_model_id": st.one_of(st.text(max_size=6), _ANY), "model_canonical": st.one_of(st.text(max_size=6), _ANY),
+    "routing_strategy": st.one_of(st.sampled_from(["cost", "ttft"]), _ANY), "cost": _COST,
+    "ttft_ms": st.one_of(st.floats(0, 5000), _ANY), "throughput_tps": st.one_of(st.floats(0, 500), _ANY),
+    "warnings": st.one_of(st.none(), st.lists(_WARNING, max_size=3), _ANY), "tier": _ANY, "new_field": _ANY})
+
+
+def _well_formed_sample() -> dict[str, Any]:
+    return {"provider": "groq", "provider_model_id": "llama-3.3-70b-versatile", "model_canonical": "llama-3.3-70b",
+            "routing_strategy": "cost", "cost": {"usd": 0.0001, "cache_savings_usd": 0.0},
+            "ttft_ms": 120.5, "throughput_tps": 300, "warnings": [{"type": "routing", "code": "x", "message": "m"}]}
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=_METADATA)
+def test_the_fast_path_parses_exactly_as_the_field_by_field_path(raw: dict[str, Any]) -> None:
+    from types import MappingProxyType
+
+    from auriko_nb.types.routing_metadata import parse_routing_metadata
+
+    fast = parse_routing_metadata(raw)  # a plain dict: the one-validation path when it is well formed
+    slow = parse_routing_metadata(MappingProxyType(raw))  # any other mapping: always field by field
+    assert (fast is None) == (slow is None)
+    if fast is not None and slow is not None:
+        assert fast.model_dump() == slow.model_dump()
+        assert fast.client_warnings == slow.client_warnings
+
+
+def test_the_fast_path_is_taken_for_well_formed_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    from auriko_nb.types import routing_metadata as rm
+
+    calls: list[Any] = []
+    monkeypatch.setattr(rm, "_fields", lambda raw, notes: calls.append(raw) or dict(raw))
+    assert rm.parse_routing_metadata(_well_formed_sample()).provider == "groq"
+    assert calls == []  # validated once, never taken apart
+    rm.parse_routing_metadata({**_well_formed_sample(), "ttft_ms": "fast"})
+    assert len(calls) == 1  # a malformed field: the field-by-field parse

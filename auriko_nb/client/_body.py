@@ -9,7 +9,7 @@ conflict checks (and JSON-serialisability, checked when the body is encoded) `ex
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,17 +41,34 @@ def _conflict(field: str, place: str, value: Any, other_place: str, other: Any) 
                                   param=field)
 
 
+def _checked_dict(value: Any, name: str, expected: str, problem: Callable[[Any, Any], str | None]) -> dict[str, Any] | None:
+    """`value` copied to a dict (None passes through); refused unless it is a mapping whose every item
+    `problem(key, item)` finds nothing wrong with (its answer is the error's tail)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise RequestValidationError(f"{name}: expected {expected}, got {type(value).__name__}", param=name)
+    for key, item in value.items():
+        bad = problem(key, item)
+        if bad is not None:
+            raise RequestValidationError(f"{name}: {bad}", param=name)
+    return dict(value)
+
+
+def _string_key(key: Any, _item: Any) -> str | None:
+    return None if isinstance(key, str) else f"keys must be strings, got {key!r}"
+
+
+def _str_to_str(key: Any, item: Any) -> str | None:
+    if isinstance(key, str) and isinstance(item, str):
+        return None
+    bad = f"key {key!r}" if not isinstance(key, str) else f"value of {key!r} is {type(item).__name__}"
+    return f"expected a dict of str to str; {bad}"
+
+
 def check_extra_body(extra_body: Any) -> dict[str, Any] | None:
     """`extra_body` as a dict (None when absent or empty); anything but a mapping with string keys is refused."""
-    if extra_body is None:
-        return None
-    if not isinstance(extra_body, Mapping):
-        raise RequestValidationError(f"extra_body: expected a dict, got {type(extra_body).__name__}",
-                                     param="extra_body")
-    for key in extra_body:
-        if not isinstance(key, str):
-            raise RequestValidationError(f"extra_body: keys must be strings, got {key!r}", param="extra_body")
-    return dict(extra_body) or None
+    return _checked_dict(extra_body, "extra_body", "a dict", _string_key) or None
 
 
 def extra_gateway(extra: Mapping[str, Any] | None, child: str) -> Any:
@@ -62,17 +79,7 @@ def extra_gateway(extra: Mapping[str, Any] | None, child: str) -> Any:
 
 def check_response_metadata(value: Any) -> dict[str, str] | None:
     """The Responses API's own top-level `metadata` (OpenAI's, string to string), checked; None passes through."""
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise RequestValidationError(f"response_metadata: expected a dict of str to str, got {type(value).__name__}",
-                                     param="response_metadata")
-    for key, item in value.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            bad = f"key {key!r}" if not isinstance(key, str) else f"value of {key!r} is {type(item).__name__}"
-            raise RequestValidationError(f"response_metadata: expected a dict of str to str; {bad}",
-                                         param="response_metadata")
-    return dict(value)
+    return _checked_dict(value, "response_metadata", "a dict of str to str", _str_to_str)
 
 
 def coerce_gateway_metadata(value: Metadata | Mapping[str, Any] | None, endpoint: str) -> Metadata | None:
@@ -151,21 +158,26 @@ def assemble(payload_key: str, payload: Any, *, endpoint: str, model: str | None
     """The JSON body to send: typed options validated, `gateway=` merged on top (wholesale per child, as before),
     then `extra_body` merged with conflict checks; exactly one of `model` / `gateway.models` must result."""
     extra = check_extra_body(extra_body)
-    typed = build_gateway(routing=coerce_routing(routing), metadata=coerce_gateway_metadata(metadata, endpoint),
-                          models=list(models) if models is not None else None, raw=gateway)
-    places = {"routing": "routing=", "metadata": "metadata=", "models": "models=",
-              **{k: f'gateway["{k}"]' for k in (gateway or {})}}
-    gw = merge_gateway(typed, places, (extra or {}).get("gateway"))
+    gw: Any = build_gateway(routing=coerce_routing(routing), metadata=coerce_gateway_metadata(metadata, endpoint),
+                            models=list(models) if models is not None else None, raw=gateway)
+    extra_gw = extra.get("gateway") if extra else None
+    if extra_gw is not None:
+        places = {"routing": "routing=", "metadata": "metadata=", "models": "models=",
+                  **{k: f'gateway["{k}"]' for k in (gateway or {})}}
+        gw = merge_gateway(gw, places, extra_gw)
     body: dict[str, Any] = {payload_key: payload}
     if model:
         body["model"] = model
-    body.update({k: v for k, v in params.items() if v is not None})
-    top_places = {payload_key: "the prompt" if payload_key == "messages" else "the input", "model": "model="}
+    for key, value in params.items():
+        if value is not None:
+            body[key] = value
     rm = check_response_metadata(response_metadata)
     if rm is not None:
         body["metadata"] = rm
-        top_places["metadata"] = "response_metadata="
     if extra:
+        top_places = {payload_key: "the prompt" if payload_key == "messages" else "the input", "model": "model="}
+        if rm is not None:
+            top_places["metadata"] = "response_metadata="
         body = merge_extra_body(body, extra, stream=stream, places=top_places)
     if stream:
         body["stream"] = True
@@ -173,7 +185,7 @@ def assemble(payload_key: str, payload: Any, *, endpoint: str, model: str | None
         body.pop("stream", None)
     if gw:
         body["gateway"] = gw
-    has_models = isinstance(gw, Mapping) and bool(gw.get("models"))
+    has_models = gw is not None and isinstance(gw, Mapping) and bool(gw.get("models"))
     if body.get("model") and has_models:
         raise RequestValidationError("model and gateway.models are mutually exclusive: send one of them",
                                      param="gateway.models")
@@ -185,13 +197,16 @@ def assemble(payload_key: str, payload: Any, *, endpoint: str, model: str | None
 
 def sent_fields(body: Mapping[str, Any]) -> Sent:
     """What the record shows of a body about to be sent: read from the body itself, so it is what was sent."""
+    model = body.get("model")
     gw = body.get("gateway")
-    gw = gw if isinstance(gw, Mapping) else {}
+    if gw is None or not isinstance(gw, Mapping):  # the common case, no gateway object, costs no ABC checks
+        requested = model if isinstance(model, str) and model else None
+        return Sent(requested, None, None, None)
     meta = gw.get("metadata")
     meta = meta if isinstance(meta, Mapping) else {}
-    routing, model, models = gw.get("routing"), body.get("model"), gw.get("models")
+    routing, models = gw.get("routing"), gw.get("models")
     if isinstance(model, str) and model:
-        requested: str | None = model
+        requested = model
     elif isinstance(models, Sequence) and not isinstance(models, str) and models:
         requested = ",".join(str(m) for m in models)
     else:

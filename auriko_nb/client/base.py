@@ -107,9 +107,13 @@ class Prepared:
     clock: Deadline | None = None  # that deadline, running, once the call is sent
 
 
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""What `json.dumps` builds anew on each call with these options; built once (it keeps no state between calls)."""
+
+
 def encode_json(body: Any) -> bytes:
     """The request body as compact UTF-8 JSON, as httpx would send it (NaN and infinities refused)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    return _BODY_JSON.encode(body).encode()
 
 
 @lru_cache(maxsize=256)
@@ -141,6 +145,8 @@ class BaseClient:
         self.deadline = check_deadline(deadline)
         self.record_hooks: list[RecordHook] = _hooks(on_record)
         self._default_headers = {"User-Agent": f"auriko-nb/{__version__}", **(default_headers or {})}
+        self._default_keys = frozenset(k.lower() for k in self._default_headers)
+        self._pool_has_defaults = False  # True once the subclass made its own pool with these headers as its own
         self.last_headers: ResponseHeaders | None = None
         self.source = "live"
         self.defaults: CallDefaults | None = None  # None: a call sends only what it says (ak.connect() injects one)
@@ -179,8 +185,27 @@ class BaseClient:
 
     # -- requests -------------------------------------------------------------------------------
 
+    def _pool_headers(self) -> dict[str, str]:
+        """The headers for a pool this client creates: its default headers, then sent by httpx with every request
+        (merging them per request costs more than the rest of building the request)."""
+        self._pool_has_defaults = True
+        return self._default_headers
+
+    def _headers(self, prep: Prepared) -> dict[str, str]:
+        """The request's headers, the default headers first; those are left out when the client's own pool sends
+        them, unless a per-request header shares a name with one (then httpx's merge order needs them here).
+
+        Either way httpx puts the same headers in the same order on the wire: a merge removes the headers it is
+        given from the pool's and appends them, so defaults merged here or at the pool's creation end up alike."""
+        headers = self._auth_headers(prep)
+        if prep.content is not None:
+            headers["Content-Type"] = "application/json"
+        if self._pool_has_defaults and self._default_keys.isdisjoint(k.lower() for k in headers):
+            return headers
+        return {**self._default_headers, **headers}
+
     def _auth_headers(self, prep: Prepared) -> dict[str, str]:
-        headers = dict(self._default_headers)
+        headers: dict[str, str] = {}
         if prep.token is not None:
             headers["Authorization"] = f"Bearer {prep.token}"
         elif prep.keyed:
@@ -198,9 +223,8 @@ class BaseClient:
         return headers
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, prep: Prepared) -> httpx.Request:
-        headers = self._auth_headers(prep)
+        headers = self._headers(prep)
         if prep.content is not None:
-            headers["Content-Type"] = "application/json"
             return http.build_request(prep.method, _url(self.base_url + prep.path), content=prep.content,
                                       params=prep.params, headers=headers)
         return http.build_request(prep.method, _url(self.base_url + prep.path), json=prep.body, params=prep.params,

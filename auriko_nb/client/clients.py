@@ -26,6 +26,7 @@ from ..types.catalog import (
     RegistryModelList,
 )
 from ..types.request import Metadata, Routing
+from ._closing import AsyncClosing, Closing
 from ._deadline import Deadline
 from ._error_mapping import error_from_response
 from ._retry import backoff_delay, is_retryable
@@ -66,7 +67,7 @@ def _retriable_transport(exc: httpx.RequestError) -> bool:
     return isinstance(exc, (httpx.TimeoutException, httpx.NetworkError))
 
 
-class Client(BaseClient):
+class Client(BaseClient, Closing):
     """Synchronous Auriko client. Key from `api_key` or AURIKO_API_KEY; base URL from `base_url` or AURIKO_BASE_URL.
 
     Every chat/responses call becomes one record passed to the `on_record` hooks, if any: it writes no file itself.
@@ -79,7 +80,8 @@ class Client(BaseClient):
                  default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
+        self._http = http_client or httpx.Client(transport=transport, timeout=timeout, follow_redirects=True,
+                                                 headers=self._pool_headers())
         self._session_token = session_token
         self._given_http = transport is not None or http_client is not None
 
@@ -269,14 +271,8 @@ class Client(BaseClient):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> Client:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncClient(BaseClient):
+class AsyncClient(BaseClient, AsyncClosing):
     """Asynchronous Auriko client: the same methods as `Client`, awaitable."""
 
     def __init__(self, api_key: str | None = None, *, base_url: str | None = None,
@@ -286,7 +282,8 @@ class AsyncClient(BaseClient):
                  default_headers: Mapping[str, str] | None = None, deadline: float | None = None) -> None:
         super().__init__(api_key, base_url, timeout, max_retries, on_record, default_headers, deadline)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
+        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True,
+                                                      headers=self._pool_headers())
         self._session_token = session_token
 
     async def _send(self, prep: Prepared, stream: bool = False) -> tuple[httpx.Response, int, float, float]:
@@ -444,9 +441,3 @@ class AsyncClient(BaseClient):
         """Close the connection pool (only if this client created it)."""
         if self._owns_http:
             await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

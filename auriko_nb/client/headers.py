@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 
 OFFLINE_HEADER = "x-auriko-offline"
+_BUDGET = "x-budget-"
 
 
 def _int(value: str | None) -> int | None:
@@ -50,22 +51,27 @@ class ResponseHeaders:
             h = {k.decode(enc).lower(): v.decode(enc) for k, v in headers.raw}
         else:
             h = {k.lower(): v for k, v in headers.items()}
-        retryable = h.get("x-error-retryable")
-        return cls(
-            request_id=h.get("x-request-id"),
-            retry_after=_float(h.get("retry-after")),
-            ratelimit_limit=_int(h.get("x-ratelimit-limit-requests")),
-            ratelimit_remaining=_int(h.get("x-ratelimit-remaining-requests")),
-            ratelimit_reset=h.get("x-ratelimit-reset-requests"),
-            rate_limit_source=h.get("x-rate-limit-source"),
-            credits_balance_microdollars=_int(h.get("x-credits-balance-microdollars")),
-            budget={k[len("x-budget-"):]: v for k, v in h.items() if k.startswith("x-budget-")},
-            error_provider=h.get("x-error-provider"),
-            error_type=h.get("x-error-type"),
+        get = h.get
+        retryable = get("x-error-retryable")
+        # Every field set at once, as __init__ would set them: a frozen dataclass's __init__ sets its 13 fields
+        # one by one through object.__setattr__, which costs more than parsing them (this runs on every call).
+        out = object.__new__(cls)
+        out.__dict__.update(
+            request_id=get("x-request-id"),
+            retry_after=_float(get("retry-after")),
+            ratelimit_limit=_int(get("x-ratelimit-limit-requests")),
+            ratelimit_remaining=_int(get("x-ratelimit-remaining-requests")),
+            ratelimit_reset=get("x-ratelimit-reset-requests"),
+            rate_limit_source=get("x-rate-limit-source"),
+            credits_balance_microdollars=_int(get("x-credits-balance-microdollars")),
+            budget={k[len(_BUDGET):]: v for k, v in h.items() if k.startswith(_BUDGET)},
+            error_provider=get("x-error-provider"),
+            error_type=get("x-error-type"),
             error_retryable=None if retryable is None else retryable.strip().lower() == "true",
-            token_count_model=h.get("x-token-count-model"),
+            token_count_model=get("x-token-count-model"),
             offline=OFFLINE_HEADER in h,
         )
+        return out
 
     @property
     def credits_balance_usd(self) -> float | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +20,9 @@ from ..types.request import STRATEGIES
 if TYPE_CHECKING:
     from ..errors import AurikoError
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # the version and variant bits of a 128-bit UUID
+_UUID4_SET = (4 << 76) | (0x8000 << 48)  # version 4, RFC 4122 variant (as uuid.UUID(version=4) sets them)
+
 
 class Answered(Protocol):
     """What `make_record` needs of a finished call (a `Result`): its response half of the row."""
@@ -28,10 +31,18 @@ class Answered(Protocol):
         """The record columns the response fills in (usage, routing, timings, warnings)."""
         ...
 
+_PROMPT_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)  # json.dumps' encoder, built once
+
+
 def prompt_id(messages: Any) -> str:
     """A short stable hash of the messages (or Responses input): equal prompts share an id."""
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return hashlib.sha256(_PROMPT_JSON.encode(messages).encode()).hexdigest()[:16]
+
+
+def new_call_id() -> str:
+    """A random UUID4 as 32 hex digits, as `uuid.uuid4().hex` gives (without building a UUID object)."""
+    n = int.from_bytes(os.urandom(16), "big")
+    return f"{n & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
 def requested_strategy(model: str | None, routing: dict[str, Any] | None) -> str | None:
@@ -62,7 +73,7 @@ class CallContext:
     source: str = "live"
     run_id: str | None = None
     cell: str | None = None
-    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    call_id: str = field(default_factory=new_call_id)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def base_record(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from ..errors import AurikoError, MalformedResponseError, StreamError, stream_er
 from ..types.chat import ChatCompletion
 from ..types.responses import Response, ResponseUsage
 from ..types.routing_metadata import client_warning
+from ._closing import AsyncClosing, Closing
 from ._error_mapping import error_from_code, error_from_envelope
 from .headers import ResponseHeaders
 from .records import CallContext, cancelled_record, make_record
@@ -359,7 +360,7 @@ class _StreamBase:
         return f"<{type(self).__name__} {self.context.endpoint} {state} request_id={self.request_id}>"
 
 
-class ChatStream(_StreamBase):
+class ChatStream(_StreamBase, Closing):
     """A streamed call: iterate for text deltas as they arrive; then `.result` (or `.text`) is the full Result."""
 
     def __iter__(self) -> Iterator[str]:
@@ -414,14 +415,8 @@ class ChatStream(_StreamBase):
         """Close the connection without reading the rest."""
         self._response.close()
 
-    def __enter__(self) -> ChatStream:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncChatStream(_StreamBase):
+class AsyncChatStream(_StreamBase, AsyncClosing):
     """The async twin of `ChatStream`: `async for delta in stream`, then `await stream.get_result()`."""
 
     async def __aiter__(self) -> AsyncIterator[str]:
@@ -479,9 +474,3 @@ class AsyncChatStream(_StreamBase):
     async def aclose(self) -> None:
         """Close the connection without reading the rest."""
         await self._response.aclose()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

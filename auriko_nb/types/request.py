@@ -192,11 +192,11 @@ def build_gateway(
     """
     out: dict[str, Any] = {}
     r = coerce_routing(routing)
-    if r is not None and r.to_dict():
-        out["routing"] = r.to_dict()
+    if r is not None and (r_dict := r.to_dict()):  # each model dumped once
+        out["routing"] = r_dict
     m = coerce_metadata(metadata)
-    if m is not None and m.to_dict():
-        out["metadata"] = m.to_dict()
+    if m is not None and (m_dict := m.to_dict()):
+        out["metadata"] = m_dict
     if models is not None:
         g = coerce_gateway({"models": list(models)})
         assert g is not None

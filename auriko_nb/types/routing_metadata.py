@@ -159,6 +159,27 @@ def _fields(raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     return data
 
 
+def _well_formed(raw: dict[Any, Any]) -> bool:
+    """Whether the field-by-field parse would leave `raw` as it is (then one validation gives the same model)."""
+    for name in REQUIRED:
+        if not isinstance(raw.get(name), str):
+            return False
+    for name in _NUMBERS:
+        value = raw.get(name)
+        if value is not None and not _is_number(value):
+            return False
+    cost = raw.get("cost")
+    if cost is not None:
+        if type(cost) is not dict or not _is_number(cost.get("usd")):
+            return False
+        for name in _COST_NUMBERS:
+            value = cost.get(name)
+            if value is not None and not _is_number(value):
+                return False
+    warnings = raw.get("warnings")
+    return (warnings is None or isinstance(warnings, list)) and all(isinstance(k, str) for k in raw)
+
+
 def parse_routing_metadata(raw: Any) -> RoutingMetadata | None:
     """Parse a raw `routing_metadata` value field by field; None (never an exception) when absent or not an object.
 
@@ -168,6 +189,11 @@ def parse_routing_metadata(raw: Any) -> RoutingMetadata | None:
         return None
     if isinstance(raw, RoutingMetadata):
         return raw
+    if type(raw) is dict and _well_formed(raw):  # the usual case, on every call: validated once, nothing left out
+        try:
+            return RoutingMetadata.model_validate(raw)
+        except ValidationError:
+            pass  # a bad warning item (or a case the checks miss): the field-by-field parse below drops just that
     if hasattr(raw, "model_dump"):
         raw = raw.model_dump()
     if not isinstance(raw, Mapping):
