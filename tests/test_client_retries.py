@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
-from fakes import Script, chunk, client_for, completion, envelope, json_response, sse, sse_response
+from fakes import KEY, Script, chunk, client_for, completion, envelope, json_response, sse, sse_response
 
 import auriko_nb as ak
 from auriko_nb.client._retry import backoff_delay
@@ -127,3 +129,48 @@ async def test_async_retries_honour_retry_after() -> None:
     client = ak.AsyncClient(api_key="ak_test_x", base_url="http://g.test", transport=httpx.MockTransport(handler))
     res = await client.chat("hi", model="m")
     assert res.attempts == 2 and stamps[1] - stamps[0] >= 0.2
+
+
+class _BodyFails(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A 200's body that sends its first bytes, then fails with `exc` (a read timeout or a reset)."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def __iter__(self) -> Any:
+        yield b'{"id": "chatcmpl-1", "choi'
+        raise self.exc
+
+    async def __aiter__(self) -> Any:
+        yield b'{"id": "chatcmpl-1", "choi'
+        raise self.exc
+
+
+def _began_then_failed(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(200, headers={"x-request-id": "req_began"}, stream=_BodyFails(exc))
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout("slow body"), httpx.ReadError("reset mid-body")])
+def test_a_success_whose_body_then_fails_is_never_sent_again(sleeps: list[float], exc: Exception) -> None:
+    """The gateway answered 200 (and may have billed): a timeout or reset while reading its body is not retried."""
+    script = Script(_began_then_failed(exc), json_response(completion()))
+    with pytest.raises(ak.APIConnectionError) as info:
+        client_for(script).chat("hi", model="m")
+    assert len(script.requests) == 1 and sleeps == [] and not info.value.retryable
+    assert info.value.request_id == "req_began" and "body" in str(info.value)
+    assert isinstance(info.value, ak.APITimeoutError) == isinstance(exc, httpx.TimeoutException)
+
+
+async def test_the_async_client_never_sends_again_a_success_whose_body_failed() -> None:
+    script = Script(_began_then_failed(httpx.ReadTimeout("slow body")), json_response(completion()))
+    async with ak.AsyncClient(KEY, base_url="http://gateway.test", transport=script.transport) as c:
+        with pytest.raises(ak.APITimeoutError) as info:
+            await c.chat("hi", model="m")
+    assert len(script.requests) == 1 and not info.value.retryable
+
+
+def test_a_directory_read_whose_body_timed_out_is_still_retried(sleeps: list[float]) -> None:
+    """Reads that cost nothing (GET) keep the SDK's rule: a timeout is retried."""
+    listing = {"object": "list", "data": []}
+    script = Script(_began_then_failed(httpx.ReadTimeout("slow body")), json_response(listing))
+    assert client_for(script).models() is not None and len(script.requests) == 2

@@ -49,15 +49,24 @@ RoutingArg = Routing | Mapping[str, Any] | None
 MetadataArg = Metadata | Mapping[str, Any] | None
 
 
-def _connection_error(exc: httpx.RequestError, attempts: int, response: httpx.Response | None = None) -> AurikoError:
-    """The typed error for a transport failure; keeps the request id when the headers had already arrived."""
+def _connection_error(exc: httpx.RequestError, attempts: int, response: httpx.Response | None = None, *,
+                      began: bool = False) -> AurikoError:
+    """The typed error for a transport failure; keeps the request id when the headers had already arrived.
+
+    With `began` (an inference call), a success whose body then failed is never sent again: it may have been billed.
+    """
     rid = response.headers.get("x-request-id") if response is not None else None
     if isinstance(exc, httpx.DecodingError):  # e.g. `Content-Encoding: gzip` on a body that is not
         return MalformedResponseError(f"The response body could not be decoded ({exc}).", attempts=attempts,
                                       request_id=rid)
+    answered = began and response is not None and response.status_code < 400
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"No response within the client's timeout ({type(exc).__name__}).", attempts=attempts,
-                               request_id=rid)
+        what = "The answer's body did not arrive" if answered else "No response"
+        return APITimeoutError(f"{what} within the client's timeout ({type(exc).__name__}).", attempts=attempts,
+                               request_id=rid, transient=not answered)
+    if answered:
+        return APIConnectionError(f"The answer's body was cut off ({type(exc).__name__}: {exc}).", attempts=attempts,
+                                  request_id=rid, transient=False)
     return APIConnectionError(f"Could not reach the gateway ({type(exc).__name__}: {exc}).", attempts=attempts,
                               request_id=rid, transient=_retriable_transport(exc))
 
@@ -140,7 +149,7 @@ class Client(BaseClient, Closing):
             except httpx.RequestError as exc:
                 if clock is not None and clock.passed:
                     raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
-                err = _connection_error(exc, attempt, response)  # retried below only if it is transient
+                err = _connection_error(exc, attempt, response, began=prep.context is not None)  # retried only if transient
             finally:
                 if clock is not None and not handed_over:
                     clock.disarm()
@@ -321,7 +330,7 @@ class AsyncClient(BaseClient, AsyncClosing):
             except httpx.RequestError as exc:
                 if clock is not None and clock.passed:
                     raise clock.error(attempt, response.headers.get("x-request-id") if response else None) from None
-                err = _connection_error(exc, attempt, response)  # retried below only if it is transient
+                err = _connection_error(exc, attempt, response, began=prep.context is not None)  # retried only if transient
             finally:
                 if clock is not None and not handed_over:
                     clock.disarm()
