@@ -40,11 +40,15 @@ from .types import STRATEGIES, Gateway, Metadata, Routing, RoutingMetadata
 
 if TYPE_CHECKING:
     from . import offline
-    from .measure import plots
+    from .measure import checks, plots
     from .measure.analysis import pareto, summarize
+    from .measure.answers import answers
     from .measure.comparison import Comparison
     from .measure.ingest import record
     from .measure.ledger import Ledger, session_ledger, set_session_ledger
+    from .measure.recommend import recommend
+    from .measure.reprice import reprice
+    from .measure.stats import difference
     from .measure.sweep import BudgetError, Sweep, compare, compare_async
     from .notebook.commands import NotebookSession, SessionStatus
     from .notebook.settings import settings
@@ -59,8 +63,10 @@ _LAZY = {
     "NotebookSession": "notebook.commands", "SessionStatus": "notebook.commands", "settings": "notebook.settings",
     "routing_panel": "notebook.widgets", "compare_panel": "notebook.widgets", "RoutingPanel": "notebook.widgets",
     "ComparePanel": "notebook.widgets",
+    "answers": "measure.answers", "recommend": "measure.recommend", "reprice": "measure.reprice",
+    "difference": "measure.stats",
 }
-_LAZY_MODULES = {"offline": "offline", "plots": "measure.plots"}
+_LAZY_MODULES = {"offline": "offline", "plots": "measure.plots", "checks": "measure.checks"}
 
 
 def __getattr__(name: str) -> Any:
@@ -79,8 +85,8 @@ __all__ = [
     "PermissionDeniedError", "RECORD_COLUMNS", "RateLimitError", "RequestValidationError", "ResponseHeaders",
     "RoutingPanel",
     "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "ShardedTransport", "StreamError", "Sweep", "__version__",
-    "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "offline_gateway", "pareto", "plots",
-    "record", "routing_panel",
+    "answers", "checks", "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "offline_gateway", "pareto", "plots",
+    "recommend", "record", "reprice", "routing_panel", "difference",
     "session_ledger", "set_session_ledger", "settings", "summarize",
 ]
 

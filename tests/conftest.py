@@ -17,6 +17,16 @@ if TYPE_CHECKING:
     from auriko_nb.offline import GatewayHandle
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_ledger_left_in_the_working_directory() -> Iterator[None]:
+    """A test (or a module-scoped fixture, set up before the per-test isolation) that writes the default session
+    ledger into the working directory fails the run here."""
+    stray = Path.cwd() / ledger_mod.DEFAULT_LEDGER_PATH
+    existed = stray.exists()
+    yield
+    assert existed or not stray.exists(), f"a test wrote the session ledger into the working directory: {stray}"
+
+
 @pytest.fixture(autouse=True)
 def isolated_session_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "session-ledger.sqlite"

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auriko_nb.measure.analysis import SUMMARY_COLUMNS, pareto, summarize
+from auriko_nb.errors import AnalysisError
+from auriko_nb.measure.analysis import CI_METRICS, INTERVAL_COLUMNS, SUMMARY_COLUMNS, pareto, summarize
 from auriko_nb.measure.ledger import Ledger
+from auriko_nb.measure.stats import bootstrap_ci, wilson
 
 NaN = float("nan")
 
@@ -177,3 +179,56 @@ def test_pareto_front_is_exactly_the_undominated_points(points: list[tuple[int, 
     expected = sorted(p for p in points if not dominated(p))
     got = list(zip(front["cost_mean_usd"], front["ttft_client_p50"], strict=True))
     assert sorted(got) == expected
+
+
+# -- checks and intervals ---------------------------------------------------------------------------------
+
+def test_pass_rate_checked_and_cost_per_pass(df: pd.DataFrame) -> None:
+    checked = df.assign(passed=[True, False, True, None, True, None, None, None])  # D, F-H: no checks ran
+    s = summarize(checked, by="routing_strategy")
+    check(row(s, routing_strategy="cost"), checked=3, pass_rate=2 / 3, cost_per_pass_usd=0.007 / 2)
+    check(row(s, routing_strategy="ttft"), checked=1, pass_rate=1.0, cost_per_pass_usd=0.0085)
+    as_text = summarize(checked.assign(passed=checked["passed"].map({True: "True", False: "False"})),
+                        by="routing_strategy")  # as read back from a CSV
+    pd.testing.assert_frame_equal(as_text, s)
+    none_passed = summarize(df.assign(passed=False), by="routing_strategy")
+    assert none_passed["pass_rate"].tolist() == [0.0, 0.0] and none_passed["cost_per_pass_usd"].isna().all()
+
+
+def test_frames_without_passed_have_no_pass_rate(df: pd.DataFrame) -> None:
+    s = summarize(df, by="routing_strategy", ci=0.95)
+    assert s["checked"].tolist() == [0, 0] and s["pass_rate"].isna().all() and s["cost_per_pass_usd"].isna().all()
+    assert s[["pass_rate_lo", "pass_rate_hi"]].isna().all().all()
+
+
+def test_ci_adds_the_interval_columns_seeded_and_aligned_to_their_groups() -> None:
+    rng = np.random.default_rng(0)
+    rows = [call(s, p, "ok", ttft_s=t, ttft_c=t + 10, latency=t * 3, cost=c, tokens=10)
+            for s, p, n in (("cost", "groq", 30), ("cost", "openai", 4), ("ttft", "groq", 12))
+            for t, c in zip(rng.lognormal(5, 0.4, n), rng.uniform(0.001, 0.002, n), strict=True)]
+    frame = pd.DataFrame(rows).assign(passed=[i % 3 > 0 for i in range(len(rows))], stream=True)
+    frame.loc[40:, "stream"] = False  # ttft/groq: 12 ok calls, 6 streamed -> few for TTFT
+    s = summarize(frame, ci=0.9, seed=4)
+    assert list(s.columns) == ["routing_strategy", "provider", *SUMMARY_COLUMNS, *INTERVAL_COLUMNS]
+    pd.testing.assert_frame_equal(s, summarize(frame, ci=0.9, seed=4))
+    assert s["few_calls"].tolist() == [False, True, True] and (s["ci_level"] == 0.9).all()
+    for metric in CI_METRICS:
+        assert (s[f"{metric}_lo"] <= s[metric] + 1e-9).all() and (s[metric] <= s[f"{metric}_hi"] + 1e-9).all(), metric
+    # each group's interval is exactly bootstrap_ci over the groups' values in summary order
+    groups = [frame.loc[(frame["routing_strategy"] == r) & (frame["provider"] == p), "cost_usd"].to_numpy()
+              for r, p in zip(s["routing_strategy"], s["provider"], strict=True)]
+    lo, hi = bootstrap_ci(groups, "mean", 0.9, 2000, seed=4)
+    assert s["cost_mean_usd_lo"].tolist() == lo.tolist() and s["cost_mean_usd_hi"].tolist() == hi.tolist()
+    passes = frame.groupby(["routing_strategy", "provider"], sort=True)["passed"].sum().to_numpy()
+    plo, phi = wilson(passes, np.array([30, 4, 12]), 0.9)
+    assert s["pass_rate_lo"].tolist() == pytest.approx(plo.tolist())
+    assert s["pass_rate_hi"].tolist() == pytest.approx(phi.tolist())
+    assert s["success_rate_lo"].tolist() == pytest.approx(wilson(np.array([30, 4, 12]), np.array([30, 4, 12]), 0.9)[0])
+
+
+def test_a_bad_ci_level_is_a_one_line_analysis_error(df: pd.DataFrame) -> None:
+    for bad in (95, 0, 1.0, "0.95"):
+        with pytest.raises(AnalysisError, match="between 0 and 1"):
+            summarize(df, ci=bad)  # type: ignore[arg-type]
+    with pytest.raises(AnalysisError, match="at least 1000"):
+        summarize(df, ci=0.95, resamples=10)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup")
+BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup", "decision")
 
 pytest.importorskip("openai")
 pytest.importorskip("auriko")

@@ -16,11 +16,19 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from traitlets.config import Config
 
 import auriko_nb as ak
-from auriko_nb.errors import AurikoError, MagicUsageError, TemplateError
-from auriko_nb.notebook.commands import NotebookSession, SessionStatus
+from auriko_nb.errors import AnalysisError, AurikoError, CheckError, MagicUsageError, TemplateError
+from auriko_nb.measure.checks import find_numbers
+from auriko_nb.notebook.commands import (
+    SLO_KEYS,
+    NotebookSession,
+    SessionStatus,
+    check_slo,
+    resolve_checks,
+    summary_text,
+)
 from auriko_nb.notebook.magics import AurikoMagics
 from auriko_nb.notebook.settings import DEFAULT_MODEL, settings
-from auriko_nb.offline import GatewayHandle, serve
+from auriko_nb.offline import GatewayHandle, serve, task_set
 
 KEY = "ak_test_commands_canary_41c9"
 
@@ -330,3 +338,89 @@ def test_a_bad_call_is_one_line_of_our_type_and_sends_nothing(session: NotebookS
         call(session)
     assert "\n" not in str(info.value) and isinstance(info.value, AurikoError)
     assert len(gw.stats.requests) == before and session.history == []
+
+
+# -- compare with an expected answer, checks and an SLO (issue 14) ------------------------------------------------
+
+def test_compare_with_expect_and_checks_judges_every_answer_and_recommends(session: NotebookSession,
+                                                                            gw: GatewayHandle) -> None:
+    task = next(t for t in task_set() if t["id"] == "arithmetic-1")  # the simulator answers it (provider accuracy)
+    before = len(chat_bodies(gw))
+    result = session.compare(task["prompt"], by="optimize", values=["cost-focus", "ttft-focus"],
+                             model="llama-3.3-70b", repeats=4, expect=task["expect"], checks=["number"],
+                             slo={"min_pass_rate": 0.2}, max_latency_p95_ms=60_000, max_tokens=30)
+    sent = chat_bodies(gw)[before:]
+    assert len(sent) == 8 and all("expect" not in b and "checks" not in b and "min_pass_rate" not in b for b in sent)
+    ok = result.rows[result.rows["status"] == "ok"]
+    assert len(ok) == 8 and ok["passed"].notna().all()
+    right = [bool(find_numbers(a)) and find_numbers(a)[-1] == task["expect"] for a in ok["answer_text"]]
+    assert list(ok["passed"].astype(bool)) == right  # `number` judged each answer against the expected 391
+    summary = result.summary(ci=0.95)
+    assert {"pass_rate", "pass_rate_lo", "pass_rate_hi"} <= set(summary.columns) and (summary["checked"] == 4).all()
+    rec = session.recommend(result)
+    assert rec.constraints == {"min_pass_rate": 0.2, "max_latency_p95_ms": 60_000.0}  # the SLO it was run with
+    assert rec.choice is not None or rec.candidate is not None
+    override = session.recommend(result, max_latency_p95_ms=None, min_pass_rate=0.1)
+    assert override.constraints == {"min_pass_rate": 0.1}
+    assert session.recommend(result.rows).constraints == {}  # plain rows: no SLO remembered
+    assert "No constraints given" in session.recommend(result.rows).explanation
+
+
+def test_compare_with_only_an_expected_answer_checks_that_the_answer_contains_it(session: NotebookSession) -> None:
+    task = next(t for t in task_set() if t["id"] == "capital-1")
+    result = session.compare(task["prompt"], by="model", values=["gpt-4o-mini"], repeats=2, expect=task["expect"],
+                             max_tokens=20)
+    ok = result.rows[result.rows["status"] == "ok"]
+    assert len(ok) == 2 and ok["passed"].notna().all()
+    assert list(ok["passed"].astype(bool)) == [task["expect"].lower() in a.lower() for a in ok["answer_text"]]
+    plain = session.compare("hi", by="model", values=["gpt-4o-mini"], max_tokens=5)
+    assert plain.rows["passed"].isna().all()  # no expect, no check: nothing judged
+
+
+def test_resolve_checks_and_slo_names() -> None:
+    from auriko_nb.measure.recommend import CONSTRAINTS
+
+    assert SLO_KEYS == CONSTRAINTS
+    assert [c.name for c in resolve_checks(["contains", "number=42~0.5", "json_valid"])] == [
+        "contains", "number", "json_valid"]
+    assert [c.name for c in resolve_checks(None, expect_given=True)] == ["contains"]
+    assert resolve_checks(None) == () and [c.name for c in resolve_checks("regex=^a")] == ["regex"]
+    assert check_slo({"min_pass_rate": 1, "max_ttft_p95_ms": 800}, checked=True, stream=True) == {
+        "min_pass_rate": 1.0, "max_ttft_p95_ms": 800.0}
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"checks": ["bogus"]}, CheckError, "unknown check 'bogus'"),
+    ({"checks": ["json_schema={\"type\": \"nope\"}"]}, CheckError, "not a valid JSON Schema"),
+    ({"checks": [42]}, CheckError, "is not a check"),
+    ({"checks": ["contains"]}, CheckError, "prompt p1 has none"),
+    ({"expect": "x", "slo": {"max_ttft": 5}}, AnalysisError, "unknown constraint 'max_ttft'"),
+    ({"expect": "x", "min_pass_rate": 1.5}, AnalysisError, "min_pass_rate is a rate between 0 and 1"),
+    ({"expect": "x", "slo": {"max_latency_p95_ms": -1}}, AnalysisError, "positive number of milliseconds"),
+    ({"slo": {"min_pass_rate": 0.9}}, AnalysisError, "min_pass_rate needs checks"),
+    ({"max_ttft_p95_ms": 500, "stream": False}, AnalysisError, "max_ttft_p95_ms needs streamed calls"),
+])
+def test_bad_checks_or_slo_are_one_line_before_any_call(session: NotebookSession, gw: GatewayHandle,
+                                                        kwargs: dict[str, Any], error: type[Exception],
+                                                        message: str) -> None:
+    before = len(gw.stats.requests)
+    with pytest.raises(error, match=message) as info:
+        session.compare("What is 17 * 23?", by="optimize", values=["cost"], **kwargs)
+    assert "\n" not in str(info.value) and isinstance(info.value, AurikoError)
+    assert len(gw.stats.requests) == before and session.records == []
+
+
+def test_summary_text_shows_intervals_pass_rate_and_few_calls() -> None:
+    summary = pd.DataFrame({
+        "provider": ["groq", None], "calls": [3, 12], "ok": [3, 12], "errors": [0, 0], "success_rate": [1.0, 1.0],
+        "checked": [3, 12], "pass_rate": [2 / 3, 1.0], "ttft_client_p50": [120.4, 80.0], "latency_p50": [300.0, 200.0],
+        "cost_mean_usd": [0.00012, 0.0001], "cost_per_pass_usd": [0.00018, 0.0001],
+        "ttft_client_p50_lo": [100.0, 70.2], "ttft_client_p50_hi": [150.0, 90.0],
+        "pass_rate_lo": [0.21, 0.74], "pass_rate_hi": [0.94, 1.0], "few_calls": [True, False], "ci_level": 0.95,
+    })
+    lines = summary_text(summary).splitlines()
+    assert lines[0].split()[:4] == ["provider", "calls", "ok", "errors"] and "pass_rate" in lines[0]
+    assert "120 ms [100–150]" in lines[1] and "67% [21–94%]" in lines[1] and lines[1].rstrip().endswith("few calls")
+    assert lines[2].lstrip().startswith("—") and "100% [74–100%]" in lines[2] and "few calls" not in lines[2]
+    unchecked = summary.assign(checked=0)
+    assert "pass_rate" not in summary_text(unchecked) and summary_text(summary.iloc[:0]) == "(no results)"

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import auriko_nb as ak  # noqa: E402
@@ -22,7 +23,7 @@ from auriko_nb.cli import read_prompts  # noqa: E402
 from auriko_nb.client.base import to_messages  # noqa: E402
 from auriko_nb.client.records import prompt_id  # noqa: E402
 from auriko_nb.measure import plots  # noqa: E402
-from auriko_nb.measure.comparison import Comparison, split_prompts  # noqa: E402
+from auriko_nb.measure.comparison import Comparison, split_prompts, summary_html  # noqa: E402
 from auriko_nb.measure.ledger import coerce_types  # noqa: E402
 from auriko_nb.offline import GatewayHandle, serve  # noqa: E402
 
@@ -60,7 +61,7 @@ def test_one_model_several_strategies_groups_by_strategy_and_provider(client: ak
     summary = result.summarize(ci=0.95)
     assert list(summary.columns[:2]) == ["optimize", "provider"] and len(summary) == 2
     assert set(summary["provider"]) == {"deepinfra", "cerebras"}
-    low, high = summary["success_rate_ci_low"], summary["success_rate_ci_high"]
+    low, high = summary["success_rate_lo"], summary["success_rate_hi"]  # renamed from success_rate_ci_low/_high
     assert low.tolist() == pytest.approx([0.3424] * 2, abs=1e-4) and high.tolist() == pytest.approx([1.0] * 2)  # Wilson, 2/2
 
 
@@ -159,3 +160,29 @@ def test_a_comparison_reads_like_its_rows_and_shows_its_summary(client: ak.Clien
     assert "2 calls, 2 ok" in repr(result) and "model_requested" in repr(result)
     assert "<table" in result._repr_html_() and "deepseek-chat" in result._repr_html_()
     assert len(ak.summarize(result, by="provider")) >= 1 and not ak.pareto(result).empty
+
+
+def test_summary_with_ci_shows_intervals_compactly_and_marks_few_calls() -> None:
+    many = _rows([("fast", "a", 0.001, 100.0)] * 6)  # 12 calls
+    few = _rows([("fast", "b", 0.002, 50.0)])  # 2 calls
+    result = Comparison(pd.concat([many, few], ignore_index=True).assign(passed=True))
+    summary = result.summary(ci=0.95, seed=3)
+    assert summary["few_calls"].tolist() == [False, True] and (summary["ci_level"] == 0.95).all()
+    assert summary.equals(result.summary(ci=0.95, seed=3))  # seeded
+    html_table = summary_html(summary)
+    assert "100 ms [100–100]" in html_table and "100% [76–100%]" in html_table  # Wilson 12/12: 12 / (12 + z²)
+    assert html_table.count("few calls") == 1 and "<th>note</th>" in html_table
+    plain = summary_html(result.summary())
+    assert "[" not in plain and "few calls" not in plain and "<td>100.0</td>" in plain
+    assert "pass_rate" in plain and "pass_rate" not in summary_html(Comparison(many).summary())  # unchecked
+
+
+def test_the_chart_draws_interval_bars_when_asked() -> None:
+    result = Comparison(_rows(POINTS))
+    plain, with_ci = Figure().add_subplot(), Figure().add_subplot()
+    result.plot(ax=plain)
+    assert plain.containers == []
+    assert result.plot(ax=with_ci, ci=0.9) is with_ci
+    bars = [c for c in with_ci.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1 and bars[0].has_xerr and bars[0].has_yerr
+    assert "90% intervals" in str(bars[0].get_label())

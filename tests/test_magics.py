@@ -19,7 +19,7 @@ import auriko_nb.measure.ledger as ledger_mod
 from auriko_nb.measure.ledger import Ledger
 from auriko_nb.notebook.magics import AurikoMagics
 from auriko_nb.notebook.settings import settings
-from auriko_nb.offline import GatewayHandle, serve
+from auriko_nb.offline import GatewayHandle, serve, task_set
 
 KEY = "ak_test_magics_canary_7f3e9a"
 
@@ -562,3 +562,79 @@ def test_rate_limit_fails_the_cell_with_429_after_the_retries(ip: Any, limited_g
     assert "hint:" not in line  # the gateway gives none for a rate limit
     last = ip.user_ns["_magics"].state.records[-1]
     assert (last["status"], last["http_status"], last["attempts"]) == ("error", 429, 3)
+
+
+# -- --compare with an expected answer, checks and an SLO (issue 14) ----------------------------------------------
+
+def texts(ip: Any) -> list[str]:
+    return [o["data"].get("text/plain", "") for o in outputs(ip)]
+
+
+def test_compare_with_expect_and_check_shows_pass_rates_and_a_recommendation(ip: Any, gw: GatewayHandle) -> None:
+    task = next(t for t in task_set() if t["id"] == "arithmetic-2")
+    before = len(gw.stats.requests)
+    run(ip, f"%%auriko -m llama-3.3-70b --compare optimize=cost-focus,ttft-focus --repeat 3 --max-tokens 30 "
+            f"--expect {task['expect']} --check number --check 'regex=\\d'\n{task['prompt']}")
+    result = ip.user_ns["_auriko"]
+    assert isinstance(result, ak.Comparison) and len(result) == 6
+    bodies = [r["body"] for r in gw.stats.requests[before:] if r["path"] == "/v1/chat/completions"]
+    assert len(bodies) == 6 and all(b["messages"][-1]["content"] == task["prompt"] for b in bodies)
+    ok = result.rows[result.rows["status"] == "ok"]
+    assert ok["passed"].notna().all() and len(ok) == 6
+    shown = texts(ip)
+    table = next(t for t in shown if "pass_rate" in t)  # the summary with intervals and the pass rate
+    header, *lines = table.splitlines()
+    assert header.split()[:2] == ["optimize", "provider"] and "ttft_client_p50" in header
+    assert len(lines) == 2 and all(re.search(r"\d+% \[\d+–\d+%\]", ln) for ln in lines)
+    assert all("few calls" in ln for ln in lines)  # 3 calls per group: the intervals are flagged
+    html_table = next(o["data"]["text/html"] for o in outputs(ip) if "text/html" in o["data"]
+                      and "auriko-summary" in o["data"]["text/html"])
+    assert "pass_rate" in html_table and "few calls" in html_table
+    assert any("No constraints given: cost-focus / deepinfra is the cheapest group" in t for t in shown)
+    assert any("image/png" in o["data"] for o in outputs(ip))
+
+
+def test_slo_flags_reach_recommend(ip: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import auriko_nb.measure.recommend as recommend_mod
+
+    seen: list[dict[str, Any]] = []
+    real = recommend_mod.recommend
+
+    def spy(comparison: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return real(comparison, **kwargs)
+
+    monkeypatch.setattr(recommend_mod, "recommend", spy)
+    task = next(t for t in task_set() if t["id"] == "capital-1")
+    run(ip, f"%%auriko -m llama-3.3-70b --compare optimize=cost-focus,ttft-focus --repeat 2 --max-tokens 20 "
+            f"--expect {task['expect']} --max-ttft-p95 60000 --max-latency-p95 90000 --min-pass-rate 40% "
+            f"--min-success-rate 0.5\n{task['prompt']}")
+    assert seen == [{"ci": 0.95, "max_ttft_p95_ms": 60000.0, "max_latency_p95_ms": 90000.0, "min_pass_rate": 0.4,
+                     "min_success_rate": 0.5}]
+    shown = texts(ip)
+    rec = next(t for t in shown if "interval" in t and ("Recommended:" in t or "No group is confirmed" in t))
+    assert "meets_min_pass_rate" in rec and "status" in rec  # the table behind the decision
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("%%auriko --expect Paris\nWhat is the capital of France?", "--expect needs --compare"),
+    ("%%auriko --check contains=Paris\nhi", "--check needs --compare"),
+    ("%%auriko --min-pass-rate 0.9\nhi", "--min-pass-rate needs --compare"),
+    ("%%auriko --compare optimize=cost --check bogus\nhi", "unknown check 'bogus'"),
+    ("%%auriko --compare optimize=cost --check 'regex=('\nhi", "regex: bad pattern"),
+    ("%%auriko --compare optimize=cost --check 'json_schema={\"type\": 5}'\nhi", "not a valid JSON Schema"),
+    ("%%auriko --compare optimize=cost --check number\nWhat is 17 * 23?", "prompt p1 has none"),
+    ("%%auriko --compare optimize=cost --min-pass-rate 1.5 --expect x\nhi", "must be between 0 and 1"),
+    ("%%auriko --compare optimize=cost --max-ttft-p95 0 --expect x\nhi", "must be a number of milliseconds > 0"),
+    ("%%auriko --compare optimize=cost --min-pass-rate 0.9\nhi", "min_pass_rate needs checks"),
+    ("%%auriko --compare optimize=cost --no-stream --max-ttft-p95 500\nhi", "max_ttft_p95_ms needs streamed calls"),
+    ("%%auriko --compare optimize=cost --param min_pass_rate=0.5\nhi", "--param min_pass_rate=... is not allowed"),
+])
+def test_bad_expect_check_or_slo_is_one_line_and_sends_nothing(ip: Any, gw: GatewayHandle, cell: str, message: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    before = len(gw.stats.requests)
+    result = ip.run_cell(cell)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert not result.success
+    assert len(err) == 1 and err[0].startswith("UsageError: ") and message in err[0]
+    assert len(gw.stats.requests) == before

@@ -17,6 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
@@ -189,3 +191,56 @@ def test_summary_and_charts_agree_on_costs(df: pd.DataFrame, ax: Axes) -> None:
     plots.cost_by_strategy(df, ax=ax)
     s = summarize(df, by="routing_strategy").dropna(subset=["cost_mean_usd"])
     assert bar_heights(ax) == pytest.approx(s["cost_mean_usd"].tolist())
+
+
+def error_bars(ax: Axes) -> list[ErrorbarContainer]:
+    return [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+
+
+def test_cost_vs_ttft_draws_interval_bars_only_with_ci(df: pd.DataFrame, ax: Axes) -> None:
+    plots.cost_vs_ttft(df, ax=ax)
+    assert error_bars(ax) == []
+    fig = Figure()
+    with_ci = fig.subplots()
+    assert plots.cost_vs_ttft(df, ax=with_ci, ci=0.95) is with_ci
+    (bars,) = error_bars(with_ci)
+    s = summarize(df, by=["routing_strategy", "provider"], ci=0.95).dropna(subset=["cost_mean_usd"])
+    line, caps, (xbars, ybars) = bars.lines[0], bars.lines[1], bars.lines[2]
+    assert line is None and len(caps) == 4 and len(xbars.get_segments()) == len(s) == 5
+    # y bars span the p50 interval at each group's mean cost
+    spans = sorted((float(seg[0][1]), float(seg[1][1])) for seg in ybars.get_segments())
+    expected = sorted(zip(s["ttft_client_p50_lo"], s["ttft_client_p50_hi"], strict=True))
+    assert np.allclose(spans, expected)
+
+
+def checked_rows() -> pd.DataFrame:
+    rows = []
+    for i, (provider, cost, passes) in enumerate((("groq", 0.001, 6), ("openai", 0.004, 9))):
+        for j in range(10):
+            rows.append(call(10 * i + j, "cost", provider, cost=cost) | {"passed": j < passes})
+    return pd.DataFrame(rows)
+
+
+def test_pass_rate_vs_cost_one_point_per_group_with_wilson_bars(ax: Axes) -> None:
+    d = checked_rows()
+    assert plots.pass_rate_vs_cost(d, ax=ax) is ax
+    assert_labelled(ax, "USD", "pass rate")
+    points = sorted(tuple(np.asarray(c.get_offsets())[0]) for c in ax.collections if isinstance(c, PathCollection))
+    assert np.allclose(points, [(0.001, 0.6), (0.004, 0.9)])
+    (bars,) = error_bars(ax)
+    assert not bars.has_xerr and bars.has_yerr
+    ybars = bars.lines[2][0]
+    from auriko_nb.measure.stats import wilson
+
+    lo, hi = wilson(np.array([6, 9]), np.array([10, 10]), 0.95)
+    spans = sorted((float(seg[0][1]), float(seg[1][1])) for seg in ybars.get_segments())
+    assert np.allclose(spans, sorted(zip(lo, hi, strict=True)))
+    assert any(t == "groq (n=10)" for t in texts(ax))
+    plain = Figure().subplots()
+    plots.pass_rate_vs_cost(d, ax=plain, ci=None)
+    assert error_bars(plain) == []
+
+
+def test_pass_rate_vs_cost_without_checked_calls_says_so(df: pd.DataFrame, ax: Axes) -> None:
+    plots.pass_rate_vs_cost(df, ax=ax)
+    assert texts(ax) == ["no checked calls with a cost to plot"]

@@ -299,8 +299,10 @@ def test_a_killed_sweep_leaves_a_ledger_that_resume_completes(tmp_path: Path, cl
 def test_hundreds_of_calls_finish_near_the_ideal_time(client_on: ClientOn) -> None:
     # every call's TTFT is pinned to 200 ms with the answer right after, so the ideal is exact: 300 calls, 30 at a
     # time -> 10 rounds of 200 ms = 2.0 s. Measured 2.3-2.4 s alone, 3.6 s once inside the full suite on 2 cores;
-    # the bound (2.5x) holds on a busy machine and still fails a sweep that lost its concurrency (one at a time: 60 s);
-    # `max_in_flight == k` catches a smaller cap. How near the ideal it gets is measured in bench/ (BENCHMARKS.md).
+    # 5.6 s with the load average at 5 on 2 cores. The bound (4x) holds on a busy machine and still fails a sweep
+    # that lost its concurrency (one at a time: 60 s; a cap of k/2: 4 s + overhead); a starved client may not fill
+    # every slot at once, so `max_in_flight` must reach 80% of k (and never pass it: test_concurrency_never_exceeds).
+    # How near the ideal it gets is measured in bench/ (BENCHMARKS.md).
     calls, k, latency_s = 300, 30, 0.2
     with serve(seed=6, speed=1.0, fixed_latency_ms=latency_s * 1000) as gw:
         compare("warm-up", models=["gpt-4o-mini"], client=client_on(gw), ledger=None, progress=False)  # imports
@@ -308,11 +310,11 @@ def test_hundreds_of_calls_finish_near_the_ideal_time(client_on: ClientOn) -> No
         df = compare([f"bulk {i}" for i in range(calls)], models=["gpt-4o-mini"], concurrency=k,
                      client=client_on(gw), ledger=None, progress=False)
         wall = time.perf_counter() - t0
-        assert gw.stats.max_in_flight == k
+        assert 0.8 * k <= gw.stats.max_in_flight <= k
     assert (df.status == "ok").all() and len(df) == calls
     assert (df["latency_ms"].astype(float) >= latency_s * 1000).all()  # the pin holds: no call was faster
     ideal = calls / k * latency_s
-    assert wall <= 2.5 * ideal, (wall, ideal)
+    assert wall <= 4 * ideal, (wall, ideal)
 
 
 def test_bad_sweep_arguments_fail_fast() -> None:
@@ -372,3 +374,135 @@ def test_a_failing_on_row_stops_the_sweep_raises_its_error_and_keeps_every_row(g
     assert (df.status == "ok").sum() >= 2 and (df.status == "cancelled").sum() >= 9
     assert set(df.loc[df.status == "cancelled", "error_code"]) == {"hook_failed"}
     assert sweep.stop_reason == "hook_failed"
+
+
+# -- prompts with expectations and quality checks (issue 14) ------------------------------------------------
+
+TASKS = [{"prompt": "What is 17 * 23?", "expect": 391, "id": "arith-1", "kind": "arithmetic"},
+         {"prompt": "What is 128 + 256?", "expect": 384, "id": "arith-2", "kind": "arithmetic"},
+         {"prompt": "What is the capital of France?", "expect": "Paris", "id": "capital-1", "kind": "capital",
+          "checks": [ak.measure.checks.contains()]},
+         {"prompt": "Explain TTFT in one line", "id": "free"}]
+
+
+def _last_number(text: str) -> float | None:
+    from auriko_nb.measure.checks import find_numbers
+
+    found = find_numbers(text)
+    return found[-1] if found else None
+
+
+def test_a_sweep_over_a_task_set_with_checks_fills_passed_score_and_checks_failed(
+        gw: GatewayHandle, tmp_path: Path, client_on: ClientOn) -> None:
+    from auriko_nb.measure.checks import number
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    is_short = ak.measure.checks.as_check(lambda text: len(text) < 2000)
+    arith = TASKS[:2]
+    cmp = compare(TASKS, models=["llama-3.3-70b", "gpt-4o-mini"], repeats=2, client=client_on(gw), ledger=ledger,
+                  progress=False, max_tokens=40, checks=is_short)
+    arith_cmp = compare(arith, models=["llama-3.3-70b"], repeats=3, client=client_on(gw), ledger=None,
+                        progress=False, max_tokens=40, checks=[number()])
+    df = cmp.rows
+    assert len(df) == 4 * 2 * 2 and set(df.status) == {"ok"}
+    assert df.groupby("prompt_label")["prompt_id"].nunique().eq(1).all()  # one prompt_id per prompt, as before
+    assert df.groupby("prompt_id")["prompt_label"].nunique().eq(1).all()
+    assert sorted(set(df.prompt_label)) == ["arith-1", "arith-2", "capital-1", "free"]
+    assert (df.prompt_text == df.prompt_label.map({t["id"]: t["prompt"] for t in TASKS})).all()
+    assert df.answer_text.map(lambda t: isinstance(t, str) and len(t) > 0).all()
+    capital = df[df.prompt_label == "capital-1"]
+    assert (capital.passed == capital.answer_text.str.lower().str.contains("paris")).all()
+    assert set(capital.score) <= {0.5, 1.0} and set(df[df.prompt_label != "capital-1"].score) == {1.0}
+    for row in df.to_dict("records"):
+        failed = json.loads(row["checks_failed"])
+        assert (failed == []) is bool(row["passed"])
+        assert all(f["check"] == "contains" and "paris" in f["reason"].lower() and not f["errored"] for f in failed)
+    arith_rows = arith_cmp.rows
+    want = arith_rows.prompt_label.map({t["id"]: float(t["expect"]) for t in arith})
+    got = arith_rows.answer_text.map(_last_number)
+    assert (arith_rows.passed == (got.sub(want).abs() < 1e-6)).all()
+    assert (arith_rows.score == arith_rows.passed.astype(float)).all()
+    stored_rows = ledger.to_dataframe(run_id=cmp.grid.run_id).set_index("cell").loc[df["cell"]]
+    for col in ("prompt_label", "passed", "score", "checks_failed"):
+        assert stored_rows[col].tolist() == df[col].tolist(), col
+    assert stored_rows["prompt_text"].isna().all() and stored_rows["answer_text"].isna().all()  # no text by default
+
+
+def test_without_checks_the_check_columns_stay_empty_and_failed_calls_get_no_verdict(client_on: ClientOn) -> None:
+    with serve(seed=3, speed=0.02, faults={"server_error": 0.4}) as gw:
+        plain = compare(["Say hi", "Say bye"], models=["gpt-4o-mini"], client=client_on(gw), ledger=None,
+                        progress=False, max_tokens=10)
+        checked = compare(["Say hi", "Say bye"] * 3, models=["gpt-4o-mini"], client=client_on(gw), ledger=None,
+                          progress=False, max_tokens=10, max_retries=0, stream=False,
+                          checks=ak.measure.checks.regex(r"\w"))
+    assert plain.rows[["passed", "score", "checks_failed"]].isna().all().all()
+    assert plain.rows["prompt_label"].tolist() == ["p1", "p2"]
+    failed, ok = checked.rows[checked.status == "error"], checked.rows[checked.status == "ok"]
+    assert len(failed) >= 1 and len(ok) >= 1  # the seed gives both kinds
+    assert failed[["passed", "score", "checks_failed", "answer_text"]].isna().all().all()
+    assert failed["prompt_label"].notna().all() and failed["prompt_text"].notna().all()
+    assert ok["passed"].all() and (ok["checks_failed"] == "[]").all()
+
+
+def test_a_raising_check_marks_its_rows_errored_and_the_sweep_goes_on(gw: GatewayHandle, client_on: ClientOn) -> None:
+    def fragile(text: str) -> bool:
+        raise KeyError("no grader for this")
+
+    cmp = compare(["Explain TTFT", "Name a colour"], models=["gpt-4o", "gpt-4o-mini"], client=client_on(gw),
+                  ledger=None, progress=False, max_tokens=20, checks=[fragile, ak.measure.checks.regex(".")])
+    df = cmp.rows
+    assert len(df) == 4 and set(df.status) == {"ok"}
+    assert (df.passed == False).all() and (df.score == 0.5).all()  # noqa: E712 - a boolean column
+    for failed in df.checks_failed.map(json.loads):
+        assert failed == [{"check": "fragile", "reason": "KeyError: 'no grader for this'", "errored": True}]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "says"), [
+    (dict(checks=["contains"]), "CheckError", "checks: 'contains' is not a check"),
+    (dict(checks=[42]), "CheckError", "checks: 42 is not a check"),
+    (dict(checks="contains"), "CheckError", "'contains' is not a check"),
+    (dict(checks=ak.measure.checks.contains), "CheckError", "contains makes a check: call it"),
+    (dict(prompts=[{"prompt": "ok"}, {"expect": 3}]), "RequestValidationError", "prompts: item 2 has no 'prompt'"),
+    (dict(prompts=[{"prompt": "a", "id": "x"}, {"prompt": "b", "id": "x"}]), "RequestValidationError",
+     "ids must be unique"),
+    (dict(prompts=[{"prompt": "a", "checks": [3]}]), "CheckError", "prompts: item 1: checks: 3 is not a check"),
+])
+def test_bad_checks_and_prompts_are_one_line_before_any_call(gw: GatewayHandle, client_on: ClientOn,
+                                                             kwargs: dict, error: str, says: str) -> None:
+    prompts = kwargs.pop("prompts", ["Say hi"])
+    for run in (lambda: compare(prompts, models=["gpt-4o-mini"], client=client_on(gw), ledger=None,
+                                progress=False, **kwargs),
+                lambda: Sweep(prompts, models=["gpt-4o-mini"], client=client_on(gw), ledger=None, **kwargs)):
+        with pytest.raises(ValueError) as err:
+            run()
+        assert type(err.value).__name__ == error and says in str(err.value) and "\n" not in str(err.value)
+    assert gw.stats.requests == [] and gw.stats.successes == 0  # nothing was sent
+
+
+def test_a_bad_regex_or_schema_is_refused_before_any_call(gw: GatewayHandle, client_on: ClientOn) -> None:
+    from auriko_nb.errors import CheckError
+    from auriko_nb.measure.checks import json_schema, regex
+
+    with pytest.raises(CheckError, match=r"^regex: bad pattern '\[a-': "):
+        compare(["Say hi"], models=["gpt-4o-mini"], client=client_on(gw), ledger=None, progress=False,
+                checks=[regex("[a-")])
+    with pytest.raises(CheckError, match="^json_schema: not a valid JSON Schema"):
+        compare(["Say hi"], models=["gpt-4o-mini"], client=client_on(gw), ledger=None, progress=False,
+                checks=json_schema({"type": 12}))
+    assert gw.stats.requests == []
+
+
+def test_compare_async_takes_a_dataframe_of_prompts_and_checks(gw: GatewayHandle, client_on: ClientOn) -> None:
+    import pandas as pd
+
+    from auriko_nb.measure.checks import contains
+    from auriko_nb.measure.sweep import compare_async
+
+    frame = pd.DataFrame({"prompt": ["What is the capital of France?", "What is 12 * 12?"],
+                          "expect": ["Paris", "144"], "id": ["fr", "sq"]})
+    cmp = asyncio.run(compare_async(frame, models=["gpt-4o"], client=client_on(gw), ledger=None, progress=False,
+                                    checks=contains(), max_tokens=30))
+    df = cmp.rows
+    assert df["prompt_label"].tolist() == ["fr", "sq"] and df["passed"].notna().all()
+    assert bool(df.passed.iloc[0]) == ("paris" in df.answer_text.iloc[0].lower())
+    assert bool(df.passed.iloc[1]) == ("144" in df.answer_text.iloc[1])

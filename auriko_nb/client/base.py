@@ -22,7 +22,7 @@ from ..types.responses import Response
 from ._body import TOKEN_LIMIT_KEYS, assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
 from ._deadline import Deadline, check_deadline
 from .headers import ResponseHeaders
-from .records import CallContext, make_record, prompt_id
+from .records import CallContext, make_record, prompt_id, prompt_text
 from .result import Result
 
 DEFAULT_BASE_URL = "https://api.auriko.ai/v1"
@@ -274,7 +274,7 @@ class BaseClient:
         ctx = CallContext(
             endpoint=endpoint, model_requested=sent.model_requested, routing=sent.routing, tags=sent.tags,
             trace_id=sent.trace_id, prompt_id=prompt_id(payload), stream=stream, source=self.source, run_id=run_id,
-            cell=cell,
+            cell=cell, prompt_text=prompt_text(payload),
         )
         return Prepared("POST", path, body, keyed=True, context=ctx,
                         headers=dict(extra_headers) if extra_headers else None, content=content,

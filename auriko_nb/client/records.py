@@ -45,6 +45,24 @@ def new_call_id() -> str:
     return f"{n & _UUID4_CLEAR | _UUID4_SET:032x}"
 
 
+def prompt_text(payload: Any) -> str | None:
+    """The prompt as a person reads it: the last user message's text (or a Responses `input` string)."""
+    if isinstance(payload, str):
+        return payload
+    if not isinstance(payload, list):
+        return None
+    for message in reversed(payload):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                parts = [str(p["text"]) for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+                return "\n".join(parts) if parts else None
+            return None
+    return None
+
+
 def requested_strategy(model: str | None, routing: dict[str, Any] | None) -> str | None:
     """The strategy the caller asked for: routing.optimize, 'custom' for weights, else a model-name suffix."""
     if routing:
@@ -73,6 +91,7 @@ class CallContext:
     source: str = "live"
     run_id: str | None = None
     cell: str | None = None
+    prompt_text: str | None = None
     call_id: str = field(default_factory=new_call_id)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -86,7 +105,7 @@ class CallContext:
             optimize=requested_strategy(self.model_requested, self.routing),
             routing=json.dumps(self.routing, sort_keys=True) if self.routing else None,
             tags=json.dumps(self.tags) if self.tags else None, trace_id=self.trace_id,
-            stream=self.stream, warning_count=0, attempts=1,
+            stream=self.stream, warning_count=0, attempts=1, prompt_text=self.prompt_text,
         )
         return rec
 

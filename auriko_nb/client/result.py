@@ -92,7 +92,7 @@ class Result:
             "attempts": self.attempts, "request_id": self.headers.request_id, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "cached_tokens": u.cached_tokens if u is not None else None,
             "warnings": json.dumps(warnings) if warnings else None, "warning_count": len(warnings),
-            "finish_reason": finish,
+            "finish_reason": finish, "answer_text": self.text,
         }
         if self.headers.offline:
             out["source"] = "offline"

@@ -13,26 +13,49 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import AnalysisError
 from .ledger import coerce_types
+from .stats import bootstrap_ci, check_level, number_column, passed_values, streamed, wilson
 
-__all__ = ["summarize", "pareto", "streamed", "varying_axes", "as_frame", "SUMMARY_COLUMNS", "MODEL", "STRATEGY",
-           "PROVIDER", "PROMPT"]
+__all__ = ["summarize", "pareto", "streamed", "varying_axes", "as_frame", "passed_values", "SUMMARY_COLUMNS",
+           "INTERVAL_COLUMNS", "CI_METRICS", "MIN_CALLS", "MODEL", "STRATEGY", "PROVIDER", "PROMPT"]
 
 MODEL, STRATEGY, PROVIDER, PROMPT = "model_requested", "optimize", "provider", "prompt_id"  # the comparison axes
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "calls", "ok", "errors", "cancelled", "success_rate", "ttft_server_p50", "ttft_server_p95", "ttft_client_p50",
-    "ttft_client_p95", "latency_p50", "latency_p95", "throughput_mean", "cost_mean_usd", "cost_total_usd",
-    "cost_per_1k_output_tokens_usd", "provider_share",
+    "calls", "ok", "errors", "cancelled", "success_rate", "checked", "pass_rate", "ttft_server_p50",
+    "ttft_server_p95", "ttft_client_p50", "ttft_client_p95", "latency_p50", "latency_p95", "throughput_mean",
+    "cost_mean_usd", "cost_total_usd", "cost_per_1k_output_tokens_usd", "cost_per_pass_usd", "provider_share",
 )
 _NUMERIC = {"ttft_server": "ttft_ms_server", "ttft_client": "ttft_ms_client", "latency": "latency_ms"}
 _TTFT = ("ttft_server", "ttft_client")
+# summary column -> (working column, bootstrap statistic): the metrics that get `_lo` / `_hi` with `ci`
+CI_METRICS: dict[str, tuple[str, str]] = {
+    "ttft_client_p50": ("ttft_client", "median"), "ttft_client_p95": ("ttft_client", "p95"),
+    "ttft_server_p50": ("ttft_server", "median"), "ttft_server_p95": ("ttft_server", "p95"),
+    "latency_p50": ("latency", "median"), "latency_p95": ("latency", "p95"), "cost_mean_usd": ("cost_mean_usd", "mean"),
+}
+INTERVAL_COLUMNS: tuple[str, ...] = (*(f"{m}_{end}" for m in CI_METRICS for end in ("lo", "hi")), "success_rate_lo",
+                                     "success_rate_hi", "pass_rate_lo", "pass_rate_hi", "few_calls", "ci_level")
+MIN_CALLS = 10  # fewer ok (or, for TTFT, streamed ok) calls than this: the group's intervals are flagged few_calls
 
 
 def as_frame(data: Any) -> pd.DataFrame:
     """The rows of a `Comparison` (anything with a `rows` DataFrame), or `data` itself."""
     rows = getattr(data, "rows", None) if not isinstance(data, pd.DataFrame) else None
     return rows if isinstance(rows, pd.DataFrame) else data
+
+
+def rows_and_axes(comparison: Any, who: str, nothing: str) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of a Comparison (or a DataFrame) and the axes to group them by: the comparison's own (its grid's
+    chosen axes kept), else those that vary. Not rows, or no rows: one-line AnalysisError (`who: ...`)."""
+    rows = as_frame(comparison)
+    if not isinstance(rows, pd.DataFrame):
+        raise AnalysisError(f"{who}: expected a Comparison or a DataFrame of rows, not {type(comparison).__name__}")
+    if rows.empty:
+        raise AnalysisError(f"{who}: the comparison is empty ({nothing})")
+    own = getattr(comparison, "axes", None) if rows is not comparison else None
+    return rows, (own() if callable(own) else varying_axes(rows))
 
 
 def _varies(df: pd.DataFrame, col: str) -> bool:
@@ -55,26 +78,6 @@ def _by_list(by: str | Sequence[str]) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
-def _number(df: pd.DataFrame, col: str) -> pd.Series:
-    """`df[col]` as float64 (NaN where missing or unparseable; all NaN when the column is absent)."""
-    if col not in df.columns:
-        return pd.Series(np.nan, index=df.index, dtype="float64")
-    return pd.to_numeric(df[col], errors="coerce").astype("float64")
-
-
-def streamed(df: pd.DataFrame) -> np.ndarray:
-    """Which rows may carry a TTFT: all but those whose `stream` is false (missing counts as unknown, kept).
-
-    An older ledger stored a non-streamed call's time to headers as its TTFT; the `stream` column tells them apart.
-    """
-    if "stream" not in df.columns:
-        return np.ones(len(df), dtype=bool)
-    s = df["stream"]
-    if s.dtype == object or str(s.dtype) in ("str", "string"):
-        s = s.map(lambda v: str(v).strip().lower() not in ("false", "0"), na_action="ignore")
-    return s.astype("boolean").fillna(True).to_numpy(dtype=bool)
-
-
 def _share_text(counts: pd.Series) -> str:
     """Ok-call counts by (group..., provider) -> 'openai 60%, groq 40%' (largest first, ties by name)."""
     total = counts.sum()
@@ -84,44 +87,72 @@ def _share_text(counts: pd.Series) -> str:
 
 
 def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider"),
-              ci: float | None = None) -> pd.DataFrame:
+              ci: float | None = None, *, resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per group: counts over all rows; percentiles, means and per-token cost over `ok` rows only.
 
     TTFT percentiles (client and server) use the ok rows of streamed calls only; latency uses every ok row.
 
     `success_rate` is ok / (ok + errors): cancelled calls were never attempted. `cost_total_usd` sums every
     billed row, counting a sweep's `cost_estimated_usd` for calls that may have been billed without a reported
-    cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `provider_share` is a text like "openai 60%, groq 40%" of each group's ok calls, or, when
-    'provider' is one of `by`, that provider's fraction of the ok calls in its group without 'provider'.
-    With `ci` (a level such as 0.95), `success_rate_ci_low` / `_high` give its Wilson score interval.
+    cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `provider_share` is a
+    text like "openai 60%, groq 40%" of each group's ok calls, or, when 'provider' is one of `by`, that provider's
+    fraction of the ok calls in its group without 'provider'. `checked` counts rows whose checks ran, `pass_rate`
+    is passed / checked (NaN when none), `cost_per_pass_usd` is cost_total_usd / passed (NaN when none passed).
+
+    With `ci` (a level such as 0.95): `M_lo` / `M_hi` for the TTFT and latency percentiles and the mean cost
+    (seeded percentile bootstrap, `resamples` draws), Wilson intervals `success_rate_lo/_hi` and
+    `pass_rate_lo/_hi`, `few_calls` (fewer than 10 ok calls, or 0 < streamed ok calls < 10) and `ci_level`.
     """
     df = as_frame(df)
     keys = _by_list(by)
     missing = [k for k in keys if k not in df.columns]
     if missing:
         raise KeyError(f"summarize: no column {missing} in the frame (have {list(df.columns)})")
-    d = coerce_types(df)
+    if ci is not None:
+        ci = check_level(ci)
+    w = _working(coerce_types(df), keys)
+    g = w.groupby(keys, dropna=False, observed=True, sort=True)
+    out = _aggregate(g)
+    out["provider_share"] = _provider_share(w, keys, w["ok"].to_numpy(dtype=bool), out)
+    if ci is None:
+        return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS])
+    _add_intervals(out, w, g.ngroup().to_numpy(), ci, resamples, seed)
+    return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS, *INTERVAL_COLUMNS])
+
+
+def _working(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per row, the group keys and the values the summary aggregates (NaN where a row does not count)."""
     status = d["status"].astype("object") if "status" in d.columns else pd.Series("ok", index=d.index)
     ok = (status == "ok").to_numpy()
     w = d[keys].copy()
+    if "provider" in d.columns and "provider" not in keys:
+        w["provider"] = d["provider"]
     w["calls"] = 1
     w["ok"] = ok.astype("int64")
     w["errors"] = (status == "error").to_numpy().astype("int64")
     w["cancelled"] = (status == "cancelled").to_numpy().astype("int64")
     ttft_ok = ok & streamed(d)
+    w["_ttft_ok"] = ttft_ok.astype("int64")
     for name, col in _NUMERIC.items():
-        w[name] = _number(d, col).where(ttft_ok if name in _TTFT else ok)
-    w["throughput_mean"] = _number(d, "throughput_tps").where(ok)
-    cost, tokens = _number(d, "cost_usd"), _number(d, "completion_tokens")
+        w[name] = number_column(d, col).where(ttft_ok if name in _TTFT else ok)
+    w["throughput_mean"] = number_column(d, "throughput_tps").where(ok)
+    cost, tokens = number_column(d, "cost_usd"), number_column(d, "completion_tokens")
     w["cost_mean_usd"] = cost.where(ok)
-    w["cost_total_usd"] = cost.fillna(_number(d, "cost_estimated_usd"))  # a sweep's estimate where none was reported
+    w["cost_total_usd"] = cost.fillna(number_column(d, "cost_estimated_usd"))  # a sweep's estimate where none was reported
     priced = ok & cost.notna().to_numpy() & (tokens > 0).to_numpy()
     w["_priced_cost"], w["_priced_tokens"] = cost.where(priced), tokens.where(priced)
+    passed = passed_values(d)
+    w["checked"], w["_passed"] = passed.notna().astype("int64"), passed.fillna(0.0)
+    return w
 
-    g = w.groupby(keys, dropna=False, observed=True, sort=True)
-    out = g[["calls", "ok", "errors", "cancelled"]].sum()
+
+def _aggregate(g: Any) -> pd.DataFrame:
+    """The summary's point columns from the grouped working frame (provider_share aside)."""
+    out = g[["calls", "ok", "errors", "cancelled", "checked", "_ttft_ok"]].sum()
     attempted = out["ok"] + out["errors"]
     out["success_rate"] = (out["ok"] / attempted.where(attempted > 0)).astype("float64")
+    out["_passed"] = g["_passed"].sum()
+    out["pass_rate"] = (out["_passed"] / out["checked"].where(out["checked"] > 0)).astype("float64")
     p50, p95 = g[list(_NUMERIC)].quantile(0.5), g[list(_NUMERIC)].quantile(0.95)
     for name in _NUMERIC:
         out[f"{name}_p50"], out[f"{name}_p95"] = p50[name], p95[name]
@@ -129,26 +160,26 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
     out["cost_total_usd"] = g["cost_total_usd"].sum()
     per_1k = g["_priced_cost"].sum(min_count=1) / g["_priced_tokens"].sum(min_count=1) * 1000
     out["cost_per_1k_output_tokens_usd"] = per_1k
-    out["provider_share"] = _provider_share(d, keys, ok, out)
-    extra: list[str] = []
-    if ci is not None:
-        out["success_rate_ci_low"], out["success_rate_ci_high"] = _wilson(out["ok"], attempted, ci)
-        extra = ["success_rate_ci_low", "success_rate_ci_high"]
-    return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS, *extra])
+    out["cost_per_pass_usd"] = (out["cost_total_usd"] / out["_passed"].where(out["_passed"] > 0)).astype("float64")
+    return out
 
 
-def _wilson(ok: pd.Series, n: pd.Series, level: float) -> tuple[pd.Series, pd.Series]:
-    """The Wilson score interval of ok / n at `level` (NaN where n is 0)."""
-    from statistics import NormalDist
-
-    if not 0 < level < 1:
-        raise ValueError(f"ci must be a level between 0 and 1 (e.g. 0.95), not {level!r}")
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    n = n.astype("float64").where(n > 0)
-    p = ok / n
-    centre, half = (p + z * z / (2 * n)), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    scale = 1 + z * z / n
-    return ((centre - half) / scale).astype("float64"), ((centre + half) / scale).astype("float64")
+def _add_intervals(out: pd.DataFrame, w: pd.DataFrame, codes: np.ndarray, level: float, resamples: int,
+                   seed: int) -> None:
+    """Add the interval columns to `out` (one row per group code 0..len(out)-1, in order): one vectorised
+    bootstrap per metric over the groups, Wilson intervals for the rates."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(out) + 1))
+    for metric, (col, stat) in CI_METRICS.items():
+        values = w[col].to_numpy(dtype="float64")[order]
+        groups = [values[bounds[i]:bounds[i + 1]] for i in range(len(out))]
+        out[f"{metric}_lo"], out[f"{metric}_hi"] = bootstrap_ci(groups, stat, level, resamples, seed)
+    attempted = out["ok"] + out["errors"]
+    out["success_rate_lo"], out["success_rate_hi"] = wilson(out["ok"].to_numpy(), attempted.to_numpy(), level)
+    out["pass_rate_lo"], out["pass_rate_hi"] = wilson(out["_passed"].to_numpy(), out["checked"].to_numpy(), level)
+    streamed_ok = out["_ttft_ok"]
+    out["few_calls"] = ((out["ok"] < MIN_CALLS) | ((streamed_ok > 0) & (streamed_ok < MIN_CALLS))).astype(bool)
+    out["ci_level"] = level
 
 
 def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.DataFrame) -> pd.Series:

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .analysis import MODEL, STRATEGY, pareto, summarize, varying_axes
+from .analysis import (
+    CI_METRICS,
+    INTERVAL_COLUMNS,
+    MODEL,
+    STRATEGY,
+    SUMMARY_COLUMNS,
+    pareto,
+    summarize,
+    varying_axes,
+)
+from .stats import Difference, difference
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -80,11 +90,12 @@ class Comparison:
             fixed += [STRATEGY] if len(self.grid.strategies) > 1 else []
         return varying_axes(self.rows, by_prompt=by_prompt, fixed=fixed)
 
-    def summary(self, ci: float | None = None, *, by_prompt: bool = False) -> pd.DataFrame:
-        """One row per group of the varying axes (see `axes`); with `ci`, a success-rate interval at that level."""
-        if self.rows.empty:
-            return summarize(_empty(), by=self.axes(by_prompt=by_prompt), ci=ci)
-        return summarize(self.rows, by=self.axes(by_prompt=by_prompt), ci=ci)
+    def summary(self, ci: float | None = None, *, by_prompt: bool = False, resamples: int = 2000,
+                seed: int = 0) -> pd.DataFrame:
+        """One row per group of the varying axes (see `axes`); with `ci` (e.g. 0.95), the interval columns of
+        `summarize` at that level (seeded bootstrap of `resamples` draws, Wilson for the rates)."""
+        rows = _empty() if self.rows.empty else self.rows
+        return summarize(rows, by=self.axes(by_prompt=by_prompt), ci=ci, resamples=resamples, seed=seed)
 
     summarize = summary
 
@@ -94,11 +105,17 @@ class Comparison:
         per = per if per is None or MODEL in self.rows.columns else None
         return pareto(self.rows, x=x, y=y, by=self.axes(), per=per)
 
-    def plot(self, ax: Axes | None = None, ttft: str = "client") -> Axes:
-        """Cost against TTFT of every ok call, with a Pareto frontier per model; returns the Axes."""
+    def plot(self, ax: Axes | None = None, ttft: str = "client", ci: float | None = None) -> Axes:
+        """Cost against TTFT of every ok call, with a Pareto frontier per model and, with `ci`, each group's
+        interval bars (mean cost, p50 TTFT); returns the Axes."""
         from .plots import cost_vs_ttft
 
-        return cost_vs_ttft(self.rows, ax=ax, ttft=ttft, by=self.axes())
+        return cost_vs_ttft(self.rows, ax=ax, ttft=ttft, by=self.axes(), ci=ci)
+
+    def difference(self, metric: str, a: Any, b: Any, *, level: float = 0.95, seed: int = 0,
+                   resamples: int = 2000, ttft: str = "client") -> Difference:
+        """`difference(self, metric, a, b, ...)`: metric of group a minus that of group b, with interval and p."""
+        return difference(self, metric, a=a, b=b, level=level, seed=seed, resamples=resamples, ttft=ttft)
 
     def export(self, path: str | Path) -> Path:
         """Write the rows to `path`: CSV or Parquet by its suffix (as `Ledger.export`); returns the path."""
@@ -150,24 +167,50 @@ class Comparison:
 
 
 TABLE_COLUMNS = ["calls", "ok", "errors", "cancelled", "ttft_client_p50", "ttft_client_p95", "latency_p50",
-                 "cost_mean_usd", "cost_total_usd", "provider_share"]
+                 "pass_rate", "cost_mean_usd", "cost_total_usd", "cost_per_pass_usd", "provider_share"]
+_CHECK_COLUMNS = ("pass_rate", "cost_per_pass_usd")  # shown only when some group ran checks
 
 
 def summary_html(summary: pd.DataFrame) -> str:
-    """A summary's group columns and main figures as a compact HTML table (the panel's and the notebook's)."""
-    from .analysis import SUMMARY_COLUMNS
+    """A summary's group columns and main figures as a compact HTML table (the panel's and the notebook's).
 
+    With interval columns (`summarize(..., ci=)`), a figure shows its interval, e.g. "812 ms [640–990]", and a
+    group with too few calls for its intervals to mean much is marked "few calls" in a `note` column."""
     if summary.empty:
         return "<i>no results yet</i>"
-    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and not c.startswith("success_rate_ci")]
-    t = summary[keys + [c for c in TABLE_COLUMNS if c in summary.columns]].copy()
+    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c not in INTERVAL_COLUMNS]
+    checked = "checked" in summary.columns and bool((pd.to_numeric(summary["checked"]) > 0).any())
+    shown = [c for c in TABLE_COLUMNS if c in summary.columns and (checked or c not in _CHECK_COLUMNS)]
+    t = summary[keys + shown].copy()
     for c in keys:
         t[c] = t[c].astype("object").where(t[c].notna(), "—")
-    formats = {c: _fmt("{:.1f}") for c in ("ttft_client_p50", "ttft_client_p95", "latency_p50")}
-    formats.update({c: _fmt("{:.6f}") for c in ("cost_mean_usd", "cost_total_usd")})
+    ms, usd = _fmt("{:.1f}"), _fmt("{:.6f}")
+    formats = {c: ms for c in ("ttft_client_p50", "ttft_client_p95", "latency_p50")}
+    formats.update({c: usd for c in ("cost_mean_usd", "cost_total_usd", "cost_per_pass_usd")})
     formats["provider_share"] = _fmt("{:.0%}")
+    formats["pass_rate"] = _fmt("{:.0%}")
+    for c in shown:
+        if f"{c}_lo" in summary.columns and (c in CI_METRICS or c == "pass_rate"):
+            t[c] = [_interval(c, v, lo, hi) for v, lo, hi in zip(summary[c], summary[f"{c}_lo"], summary[f"{c}_hi"],
+                                                                 strict=True)]
+            formats.pop(c, None)
+    if "few_calls" in summary.columns:
+        t["note"] = ["few calls" if bool(f) else "" for f in summary["few_calls"].fillna(False)]
     out: str = t.to_html(index=False, na_rep="", border=0, formatters=formats, classes="auriko-summary")
     return out
+
+
+def _interval(col: str, v: Any, lo: Any, hi: Any) -> str:
+    """One figure with its interval: "812 ms [640–990]", "0.000120 [0.000100–0.000150]", "80% [49–94%]"."""
+    if v is None or pd.isna(v):
+        return ""
+    if col == "pass_rate":
+        head, band = f"{v:.0%}", f"{lo * 100:.0f}–{hi * 100:.0f}%"
+    elif col.startswith("cost"):
+        head, band = f"{v:.6f}", f"{lo:.6f}–{hi:.6f}"
+    else:
+        head, band = f"{v:.0f} ms", f"{lo:.0f}–{hi:.0f}"
+    return head if pd.isna(lo) or pd.isna(hi) else f"{head} [{band}]"
 
 
 def _fmt(spec: str) -> Callable[[Any], str]:

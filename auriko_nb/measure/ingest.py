@@ -11,7 +11,7 @@ from typing import Any
 
 from ..client._body import Sent, check_extra_body, merge_gateway, sent_fields
 from ..client.headers import ResponseHeaders
-from ..client.records import CallContext, prompt_id
+from ..client.records import CallContext, prompt_id, prompt_text
 from ..client.result import Result
 from ..errors import RequestValidationError
 from ..types.chat import ChatCompletion
@@ -77,7 +77,8 @@ def record(response: Any, *, prompt: str | Sequence[Mapping[str, Any]] | None = 
         messages = [{"role": "user", "content": prompt}]
     ctx = CallContext(endpoint="responses" if is_responses else "chat.completions",
                       model_requested=sent.model_requested, routing=sent.routing, tags=sent.tags,
-                      trace_id=sent.trace_id, prompt_id=prompt_id(messages), stream=ttft_ms is not None, source=source, run_id=run_id)
+                      trace_id=sent.trace_id, prompt_id=prompt_id(messages), stream=ttft_ms is not None, source=source,
+                      run_id=run_id, prompt_text=prompt_text(messages))
     res = Result(text=parsed.text, response=parsed, routing_metadata=parsed.routing_metadata,
                  headers=ResponseHeaders(request_id=_request_id(response), offline=source == "offline"),
                  ttft_ms=ttft_ms, latency_ms=latency_ms, attempts=1, context=ctx)

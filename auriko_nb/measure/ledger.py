@@ -4,6 +4,7 @@ Each `append` is its own short committed transaction, so a killed process loses 
 flight, and several notebooks or processes can write the same file (WAL plus a busy timeout). Only the
 columns of `RECORD_COLUMNS` are ever written, so nothing else (an API key above all) can reach the file.
 The file is plain SQLite: pandas, DuckDB or Spark can read the `calls` table directly.
+Prompt and answer text (`TEXT_COLUMNS`) are stored only with `store_text=True`, because ledgers get shared.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Ledger", "session_ledger", "set_session_ledger", "to_frame", "coerce_types", "record_dtypes",
-           "DEFAULT_LEDGER_PATH", "LEDGER_ENV", "OFF_VALUES"]
+           "DEFAULT_LEDGER_PATH", "LEDGER_ENV", "OFF_VALUES", "TEXT_COLUMNS"]
 
 TABLE = "calls"
 LEDGER_ENV = "AURIKO_NB_LEDGER"
@@ -49,6 +50,7 @@ BUSY_TIMEOUT_S = 30.0
 _FLOAT = columns_of("float")
 _INT = columns_of("int", "bool")
 _JSON = columns_of("json")
+TEXT_COLUMNS = ("prompt_text", "answer_text")  # stored only by a ledger with store_text=True
 
 
 # -- values in: one canonical SQLite value per column ------------------------------------------------------
@@ -139,11 +141,16 @@ def write_rows(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 class Ledger:
-    """An append-only SQLite file of call records; pass it as a client's `on_record` hook."""
+    """An append-only SQLite file of call records; pass it as a client's `on_record` hook.
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+    `store_text=False` (the default) stores `prompt_text` and `answer_text` as NULL: a ledger file gets shared,
+    and the prompts and answers may be private. `store_text=True` keeps them.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False, store_text: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
+        self.store_text = store_text
         self._lock = threading.Lock()
         if readonly:
             if not self.path.exists():
@@ -170,6 +177,7 @@ class Ledger:
                 raise
             raise ValueError(f"{self.path} is not a ledger ({e})") from None
         self._time_index = self._columns.index(TIME_COLUMN) if TIME_COLUMN in self._columns else -1
+        self._text_indexes = tuple(self._columns.index(c) for c in TEXT_COLUMNS if c in self._columns)
 
     def _setup(self) -> None:
         conn = self._conn
@@ -207,9 +215,17 @@ class Ledger:
 
     # -- writing --------------------------------------------------------------------------------------
 
+    def _values(self, record: Mapping[str, Any]) -> list[Any]:
+        """A record's SQLite values; without `store_text`, its prompt and answer text as NULL."""
+        values = _row(record, self._columns, self._time_index)
+        if not self.store_text:
+            for i in self._text_indexes:
+                values[i] = None
+        return values
+
     def append(self, record: Mapping[str, Any]) -> None:
         """Write one record and commit at once (unknown keys ignored; missing ones stored as NULL)."""
-        sql, row = self._insert_sql(), _row(record, self._columns, self._time_index)
+        sql, row = self._insert_sql(), self._values(record)
         with self._lock:
             self._conn.execute(sql, row)
 
@@ -219,6 +235,10 @@ class Ledger:
         """Write many records in one transaction (fast: for benchmarks and imports); returns how many."""
         sql, cols, ti = self._insert_sql(), self._columns, self._time_index
         rows = [_row(r, cols, ti) for r in records]
+        blank = () if self.store_text else self._text_indexes
+        for values in rows if blank else ():
+            for i in blank:
+                values[i] = None
         with self._lock, self._transaction():
             self._conn.executemany(sql, rows)
         return len(rows)
@@ -308,7 +328,8 @@ class Ledger:
 
     def __repr__(self) -> str:
         try:
-            return f"Ledger({str(self.path)!r}, rows={len(self)})"
+            text = ", store_text=True" if self.store_text else ""
+            return f"Ledger({str(self.path)!r}, rows={len(self)}{text})"
         except sqlite3.ProgrammingError:
             return f"Ledger({str(self.path)!r}, closed)"
 

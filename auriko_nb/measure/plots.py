@@ -20,7 +20,8 @@ from .ledger import coerce_types
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["cost_vs_ttft", "ttft_distribution", "cost_by_strategy", "provider_share", "spend_over_time"]
+__all__ = ["cost_vs_ttft", "pass_rate_vs_cost", "ttft_distribution", "cost_by_strategy", "provider_share",
+           "spend_over_time"]
 
 NO_OK_CALLS = "no successful calls to plot"
 UNKNOWN = "unknown"
@@ -95,11 +96,13 @@ def _timing(ok: pd.DataFrame, ttft: str) -> tuple[pd.Series, str, str]:
 
 
 def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client",
-                 by: Sequence[str] | None = None) -> Axes:
+                 by: Sequence[str] | None = None, ci: float | None = None) -> Axes:
     """Each ok call as a point (cost, TTFT), one colour per provider, with one Pareto frontier per model of the
     `by` groups (default: the axes that vary among model, strategy and provider) as labelled step lines.
 
-    TTFT is that of the streamed calls; with none, the chart uses latency and its axis label says so."""
+    With `ci` (e.g. 0.95), each group also gets interval bars at (mean cost, p50 TTFT): x the mean cost's
+    bootstrap interval, y the p50's (see `summarize`). TTFT is that of the streamed calls; with none, the chart
+    uses latency and its axis label says so."""
     _check_ttft(ttft)
     df = as_frame(df)
     ax = _axes(ax)
@@ -117,10 +120,25 @@ def cost_vs_ttft(df: pd.DataFrame, ax: Axes | None = None, ttft: str = "client",
     for name in sorted(colours):
         mask = (providers == name).to_numpy()
         ax.scatter(cost[keep][mask], t[keep][mask], s=18, alpha=0.6, color=colours[name], label=name)
-    _frontiers(ax, df, ycol, metric, list(by) if by is not None else varying_axes(df))
+    keys = list(by) if by is not None else varying_axes(df)
+    _frontiers(ax, df, ycol, metric, keys)
+    if ci is not None:
+        _interval_bars(ax, summarize(df, by=keys, ci=ci), "cost_mean_usd", ycol,
+                       f"{ci:.0%} intervals (mean cost, p50 {metric})")
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return ax
+
+
+def _interval_bars(ax: Axes, s: pd.DataFrame, x: str, y: str, label: str, x_bars: bool = True) -> None:
+    """Error bars at each summary row's (x, y) point: from the `_lo` / `_hi` columns (x ones only if `x_bars`)."""
+    keep = (s[x].notna() & s[y].notna()).to_numpy()
+    if not keep.any():
+        return
+    s = s[keep]
+    yerr = np.vstack([s[y] - s[f"{y}_lo"], s[f"{y}_hi"] - s[y]]).clip(min=0)
+    xerr = np.vstack([s[x] - s[f"{x}_lo"], s[f"{x}_hi"] - s[x]]).clip(min=0) if x_bars else None
+    ax.errorbar(s[x], s[y], xerr=xerr, yerr=yerr, fmt="none", ecolor="0.3", elinewidth=1, capsize=3, label=label)
 
 
 def _frontiers(ax: Axes, df: pd.DataFrame, ycol: str, metric: str, keys: list[str]) -> None:
@@ -140,6 +158,35 @@ def _frontiers(ax: Axes, df: pd.DataFrame, ycol: str, metric: str, keys: list[st
         for _, r in g.iterrows():
             text = " · ".join(UNKNOWN if pd.isna(r[k]) else str(r[k]) for k in shown)
             ax.annotate(text, (r["cost_mean_usd"], r[ycol]), xytext=(4, 4), textcoords="offset points", fontsize=8)
+
+
+def pass_rate_vs_cost(df: pd.DataFrame, ax: Axes | None = None, ci: float | None = 0.95,
+                      by: Sequence[str] | None = None) -> Axes:
+    """Each group's pass rate (of its checked calls) against its mean cost per call, with Wilson interval bars at
+    level `ci` (none with `ci=None`); groups are `by` (default: the axes that vary), each point labelled."""
+    df = as_frame(df)
+    ax = _axes(ax)
+    _decorate(ax, "Pass rate vs cost", "mean cost per call (USD)", "pass rate (checked calls)")
+    keys = list(by) if by is not None else varying_axes(df)
+    s = summarize(df, by=keys, ci=ci)
+    s = s[((s["checked"] > 0) & s["cost_mean_usd"].notna()).to_numpy()]
+    if s.empty:
+        return _message(ax, "no checked calls with a cost to plot")
+    labels = [" · ".join(UNKNOWN if pd.isna(r[k]) else str(r[k]) for k in keys) for _, r in s.iterrows()]
+    colours = _colours(labels)
+    for label, (_, r) in zip(labels, s.iterrows(), strict=True):
+        ax.scatter([r["cost_mean_usd"]], [r["pass_rate"]], s=36, color=colours[label], label=label, zorder=3)
+        ax.annotate(f"{label} (n={int(r['checked'])})", (r["cost_mean_usd"], r["pass_rate"]), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8)
+    if ci is not None:
+        _interval_bars(ax, s, "cost_mean_usd", "pass_rate", f"{ci:.0%} Wilson intervals", x_bars=False)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3)
+    return ax
 
 
 def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = None,

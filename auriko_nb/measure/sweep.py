@@ -36,8 +36,10 @@ from ..errors import (  # BudgetError: defined in errors.py, importable from her
     StreamError,
 )
 from ..types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
+from .checks import Check, as_checks, run_checks
 from .estimate import DEFAULT_OUTPUT_TOKENS, bound_call_usd, check_budget, estimate_call_usd
 from .limiter import AdaptiveLimiter
+from .prompts import PromptSpec, sweep_prompts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,14 +109,6 @@ def _sync_chat(client: Client, prompt: Prompt, stream: bool, kwargs: dict[str, A
         return chunks.result
 
 
-def _prompt_list(prompts: Prompt | Sequence[Prompt]) -> list[Prompt]:
-    """The prompts as a list (one string is one prompt); none, or a blank one, is refused."""
-    out: list[Prompt] = [prompts] if isinstance(prompts, str) else list(prompts)  # type: ignore[arg-type]
-    if not out or any(isinstance(p, str) and not p.strip() for p in out):
-        raise ValueError("prompts: give at least one non-empty prompt")
-    return out
-
-
 def _model_list(models: Sequence[str] | str) -> list[str]:
     """The models as a list (one string is one model); none is refused."""
     out = [models] if isinstance(models, str) else list(models)
@@ -150,6 +144,9 @@ def _strategy_axis(strategies: Sequence[str | None] | None, routing: Routing | M
 class Sweep:
     """A comparison run; `await sweep.run()` (or `ak.compare`) returns one row per grid cell.
 
+    `prompts` may carry expectations (dicts `{"prompt", "expect", "id", "checks"}` or a DataFrame: see
+    `measure.prompts`); `checks=` (one check or a list, see `measure.checks`) runs on every ok row's answer,
+    locally, filling `passed`, `score` and `checks_failed`.
     Other keywords (OpenAI parameters, `extra_body=`, `gateway=`, `system=`, ...) go to every call; a conflict between
     `extra_body` and the other options (e.g. `strategies=` and its `gateway.routing.optimize`) is refused here.
     """
@@ -160,10 +157,13 @@ class Sweep:
                  ledger: Ledger | str | None = DEFAULT_LEDGER, resume: str | None = None,
                  client: Client | AsyncClient | None = None, progress: bool = True, run_id: str | None = None,
                  metadata: Mapping[str, Any] | None = None, expected_output_tokens: int | None = None,
-                 max_retries: int = 2, on_row: Callable[[Row], None] | None = None, **params: Any) -> None:
+                 max_retries: int = 2, on_row: Callable[[Row], None] | None = None, checks: Any = None,
+                 **params: Any) -> None:
         from ..notebook.settings import settings
 
-        self.prompts = _prompt_list(prompts)
+        self.prompts: list[Prompt]
+        self.prompts, self.specs = sweep_prompts(prompts)  # a bad item: one error line before any call
+        self.checks: tuple[Check, ...] = as_checks(checks)  # not a check, a bad regex or schema: the same
         self.models = _model_list([settings.model] if models is None else models)
         self.base_routing, self.strategies = _strategy_axis(strategies, routing, params.get("extra_body"))
         if repeats < 1:
@@ -182,6 +182,7 @@ class Sweep:
         self.run_id = resume or run_id or f"run-{uuid.uuid4().hex[:10]}"
         self.ledger = self._open_ledger(ledger)
         self.cells = build_grid(len(self.prompts), self.models, self.strategies, repeats)
+        self._cell_of = {c.key: c for c in self.cells}
         self._client_arg = client
         self._init_state()
 
@@ -208,10 +209,12 @@ class Sweep:
 
     @staticmethod
     def _open_ledger(ledger: Any) -> Ledger | None:
-        from .ledger import Ledger, session_ledger
+        from .ledger import Ledger
 
         if ledger is DEFAULT_LEDGER:
-            return session_ledger()
+            from ..notebook.attach import session_ledger_as_set
+
+            return session_ledger_as_set()  # stores prompt and answer text as ak.settings.store_text says
         if ledger is None or isinstance(ledger, Ledger):
             return ledger
         return Ledger(ledger)
@@ -269,7 +272,10 @@ class Sweep:
             result = await stream.get_result()
         else:
             result = await client.chat(prompt, **kwargs)
-        return self._captured.pop(cell.key, None) or result.to_record()  # the client's hook already built it
+        row = self._captured.pop(cell.key, None) or result.to_record()  # the client's hook already built it
+        if row.get("answer_text") is None:
+            row["answer_text"] = getattr(result, "text", None)
+        return row
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in the sweep's worker threads; a cancelled cell stops waiting (its thread may finish the call)."""
@@ -380,6 +386,15 @@ class Sweep:
             est[cell.key] = (expected or 0.0, bound_call_usd(directory, cell.model, routing, body["messages"], body))
         return est
 
+    def _resumed(self, stored: Row) -> Row:
+        """A row resumed from the ledger, with its prompt's label and text (the ledger may not keep the text)."""
+        row = dict(stored)
+        cell = self._cell_of.get(row.get("cell") or "")
+        if cell is not None:
+            spec = self._spec(cell)
+            row["prompt_label"], row["prompt_text"] = spec.label, spec.text
+        return row
+
     def _done_cells(self) -> dict[str, Row]:
         if not self.resume or self.ledger is None:
             return {}
@@ -434,7 +449,7 @@ class Sweep:
             raise
         finally:
             await built.aclose()
-        self.rows = {**{k: dict(v) for k, v in done.items()}, **self.rows}
+        self.rows = {**{k: self._resumed(v) for k, v in done.items()}, **self.rows}
         if self._hook_error is not None:
             raise self._hook_error
         return self.results
@@ -522,7 +537,21 @@ class Sweep:
         except asyncio.CancelledError:
             row = self._cancelled(cell, client.source, "cancelled", "cancelled while in flight")
         self._settled.add((cell.model, cell.strategy))
+        self._annotate(row, cell)
         self._finish(row, bar, self._reserved.pop(cell, 0.0))
+
+    def _spec(self, cell: Cell) -> PromptSpec:
+        return self.specs[cell.prompt_index]
+
+    def _annotate(self, row: Row, cell: Cell) -> None:
+        """A row's prompt label and text, and on an ok row the checks' verdict on its answer (run here, locally;
+        a check that raises is that row's errored check, the sweep goes on)."""
+        spec = self._spec(cell)
+        row["prompt_label"], row["prompt_text"] = spec.label, spec.text
+        checks = self.checks + spec.checks
+        if checks and row.get("status") == "ok":
+            text = row.get("answer_text")
+            row.update(run_checks(text if isinstance(text, str) else "", spec.expect, checks).row_fields())
 
     def _cancel_rest(self, todo: list[Cell], source: str, bar: Any) -> None:
         """Every scheduled-or-not cell without a row gets its `cancelled` row (tasks cancelled before starting too)."""
@@ -532,7 +561,9 @@ class Sweep:
                    "hook_failed": "not run: on_row or the ledger raised (see the sweep's error)"}.get(reason, "not run: the sweep was cancelled")
         for cell in todo:
             if cell.key not in self.rows:
-                self._finish(self._cancelled(cell, source, reason, message), bar)
+                row = self._cancelled(cell, source, reason, message)
+                self._annotate(row, cell)
+                self._finish(row, bar)
 
     def _progress_bar(self, total: int) -> Any:
         if not self.progress or total == 0:
@@ -563,6 +594,9 @@ async def compare_async(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> Co
 def compare(prompts: Prompt | Sequence[Prompt], **kwargs: Any) -> Comparison:
     """Run prompts × models × strategies × repeats concurrently; returns a `Comparison`: one row per call
     (read it like a DataFrame, or `.rows`) with its grid, `.summary()`, `.pareto()`, `.plot()`, `.export()`.
+
+    Prompts may carry expectations and `checks=` judges each ok answer locally (see `Sweep`); bad prompts or
+    checks are one error line before any call.
 
     Works from a script and from a notebook (whose event loop is already running: the sweep then runs on a
     private loop in a worker thread). Ctrl-C cancels the calls in flight and returns every finished row,

@@ -12,15 +12,23 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..client.base import BaseClient, Record
-from ..measure.ledger import session_ledger
+from ..measure.ledger import Ledger, session_ledger
 from .settings import settings
 
 C = TypeVar("C", bound=BaseClient)
 
 
+def session_ledger_as_set() -> Ledger | None:
+    """The session ledger (None when off), storing prompt and answer text as `ak.settings.store_text` says."""
+    ledger = session_ledger()
+    if ledger is not None:
+        ledger.store_text = settings.store_text
+    return ledger
+
+
 def session_ledger_hook(record: Record) -> None:
     """Append a record to the session ledger, if one is on; a storage failure warns instead of failing the call."""
-    ledger = session_ledger()
+    ledger = session_ledger_as_set()
     if ledger is None:
         return
     try:

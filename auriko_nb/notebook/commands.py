@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, validate
 
 from ..client.clients import Client
 from ..client.streaming import ChatStream
-from ..errors import MagicUsageError
+from ..errors import AnalysisError, CheckError, MagicUsageError
 from ..types.request import STRATEGIES
 from .settings import Settings, settings
 
@@ -27,17 +28,35 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..client.result import Result
+    from ..measure.checks import Check
     from ..measure.comparison import Comparison
+    from ..measure.prompts import PromptSpec
+    from ..measure.recommend import Recommendation
     from .widgets.compare_panel import ComparePanel
     from .widgets.routing_panel import RoutingPanel
 
-__all__ = ["CONFIG_KEYS", "NotebookSession", "SessionStatus", "set_ledger"]
+__all__ = ["CONFIG_KEYS", "SLO_KEYS", "NotebookSession", "SessionStatus", "check_slo", "require_expectations",
+           "resolve_checks", "set_ledger", "summary_text"]
 
 CONFIG_KEYS = ("model", "optimize", "max_ttft_ms", "max_cost_per_1m", "min_tps", "providers", "exclude", "prefer",
-               "data_policy", "stream", "max_tokens", "ledger", "speed")
+               "data_policy", "stream", "max_tokens", "ledger", "speed", "store_text")
 _ROUTING_FIELDS = {"max_ttft_ms": "max_ttft_ms", "max_cost_per_1m": "max_cost_per_1m", "min_tps": "min_throughput_tps",
                    "providers": "providers", "exclude": "exclude_providers", "prefer": "prefer",
                    "data_policy": "data_policy"}
+SLO_KEYS = ("max_ttft_p95_ms", "max_latency_p95_ms", "min_pass_rate", "min_success_rate")
+"""The constraints of `ak.recommend` (measure.recommend.CONSTRAINTS), named here without loading pandas."""
+CI_LEVEL = 0.95  # the interval level a `%%auriko --compare` cell shows and recommends at
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A config switch: a bool, or true/false (on/off, yes/no, 1/0) as text; else one usage error line."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "on": True, "yes": True, "1": True, "false": False, "off": False, "no": False, "0": False}
+    found = words.get(str(value).strip().lower()) if isinstance(value, str | int) else None
+    if found is None:
+        raise MagicUsageError(f"%auriko config: {key} needs true or false, got {value!r}")
+    return found
 
 
 def set_ledger(path: str | os.PathLike[str] | None) -> Path | None:
@@ -88,6 +107,7 @@ class NotebookSession(HasTraits):
         self.records: list[dict[str, Any]] = []
         self.started_at = datetime.now(timezone.utc)
         self._client: Client | None = None
+        self._slo: weakref.WeakKeyDictionary[Comparison, dict[str, float]] = weakref.WeakKeyDictionary()
         super().__init__(**kwargs)  # after the attributes: setting mode or speed reconnects
 
     def __repr__(self) -> str:  # never the login key
@@ -173,6 +193,8 @@ class NotebookSession(HasTraits):
                 set_ledger(value)
             elif key == "speed":
                 self.speed = value
+            elif key == "store_text":
+                settings.store_text = _flag(key, value)
             else:  # model, stream, max_tokens: validated by the settings' traits
                 setattr(settings, key, value)
         return settings
@@ -278,21 +300,46 @@ class NotebookSession(HasTraits):
     def compare(self, prompt: str, /, *, by: str, values: Sequence[str], model: str | None = None,
                 routing: Mapping[str, Any] | None = None, no_optimize: bool = False, repeats: int = 1,
                 stream: bool | None = None, system: str | None = None, tags: Sequence[str] | None = None,
-                trace_id: str | None = None, **params: Any) -> Comparison:
-        """`%%auriko --compare`: `prompt` over `values` of `by` ("optimize" or "model") × `repeats`, via `ak.compare`."""
+                trace_id: str | None = None, expect: Any = None, checks: Any = None,
+                slo: Mapping[str, float] | None = None, **params: Any) -> Comparison:
+        """`%%auriko --compare`: `prompt` over `values` of `by` ("optimize" or "model") × `repeats`, via `ak.compare`.
+
+        `expect` is the correct answer, judged by `checks` (Check objects or text forms such as "number=42~0.5";
+        default with `expect`: `contains`). `slo` (or the keywords of `SLO_KEYS`) is what `recommend` judges the
+        result under. Bad checks or SLO: one error line before any call.
+        """
         from ..measure.sweep import compare
 
         _check_call(prompt, params, "compare")
+        limits = {**(slo or {}), **{k: params.pop(k) for k in SLO_KEYS if k in params}}
         if by == "optimize" and (routing or {}).get("optimize"):
             raise MagicUsageError("compare by optimize: the values are the strategies; leave out -s/optimize")
+        item: str | dict[str, Any] = prompt if expect is None else {"prompt": prompt, "expect": expect}
+        chosen = resolve_checks(checks, expect_given=expect is not None)
+        require_expectations(chosen, _specs([item]))
+        use_stream = settings.stream if stream is None else stream
+        limits = check_slo(limits, checked=bool(chosen), stream=use_stream)
         merged = self.routing_for(routing, no_optimize=no_optimize)
         if merged is None:
             merged = settings.effective_routing() or {}
         models, strategies = _compare_axes(by, values, model, merged)
-        return compare([prompt], models=models, strategies=strategies,
-                       routing={k: v for k, v in merged.items() if k != "optimize"}, repeats=repeats,
-                       stream=settings.stream if stream is None else stream, client=self.client(),
-                       metadata=_metadata(tags, trace_id), system=system, on_row=self.records.append, **params)
+        result = compare(cast(Any, [item]), models=models, strategies=strategies,
+                         routing={k: v for k, v in merged.items() if k != "optimize"}, repeats=repeats,
+                         stream=use_stream, client=self.client(), metadata=_metadata(tags, trace_id), system=system,
+                         on_row=self.records.append, checks=list(chosen) or None, **params)
+        self._slo[result] = limits
+        return result
+
+    def recommend(self, comparison: Comparison | pd.DataFrame, slo: Mapping[str, float] | None = None, *,
+                  ci: float = CI_LEVEL, **constraints: float) -> Recommendation:
+        """`ak.recommend` under the SLO `comparison` was run with (`compare(slo=...)`), `slo` / keywords over it;
+        without any: the cheapest group, with a note."""
+        from ..measure.comparison import Comparison
+        from ..measure.recommend import recommend
+
+        known = self._slo.get(comparison, {}) if isinstance(comparison, Comparison) else {}
+        limits: dict[str, Any] = {**known, **(slo or {}), **constraints}
+        return recommend(comparison, ci=ci, **limits)
 
     # -- this session's calls ------------------------------------------------------------------------------
 
@@ -354,3 +401,111 @@ def _compare_axes(by: str, values: Sequence[str], model: str | None,
             raise MagicUsageError("compare by model: the values are the models; leave out -m/model=")
         return values, [routing.get("optimize")]
     raise MagicUsageError(f"compare: by must be 'optimize' or 'model', got {by!r}")
+
+
+# -- comparisons with expectations: checks, an SLO, a summary for a terminal --------------------------------------
+
+_RATE_KEYS = ("min_pass_rate", "min_success_rate")
+_VALUE_CHECKS = ("contains", "equals", "number", "regex")  # judge against the prompt's expect without a value
+
+
+def resolve_checks(checks: Any, *, expect_given: bool = False) -> tuple[Check, ...]:
+    """Checks given as Check objects, callables or text forms (`checks.from_spec`, e.g. "regex=^\\d+$"); with
+    none given but an expected answer, `contains` (the answer contains it). A bad one: one CheckError line."""
+    from ..measure.checks import as_check, contains, from_spec
+
+    if checks is None:
+        items: list[Any] = []
+    elif isinstance(checks, str) or not isinstance(checks, list | tuple):
+        items = [checks]
+    else:
+        items = list(checks)
+    chosen = tuple(from_spec(c) if isinstance(c, str) else as_check(c) for c in items)
+    return chosen or ((contains(),) if expect_given else ())
+
+
+def require_expectations(checks: Sequence[Check], specs: Sequence[PromptSpec]) -> None:
+    """A built-in check with no value of its own judges against each prompt's expected answer: every prompt needs
+    one, else one CheckError line (before any call) instead of an errored check on every row."""
+    needy = [c for c in checks if c.name in _VALUE_CHECKS and getattr(c, "value", "") is None]
+    missing = [s.label for s in specs if s.expect is None]
+    if needy and missing:
+        name = needy[0].name
+        raise CheckError(f"check {name} compares with the prompt's expected answer, but prompt {missing[0]} has "
+                         f"none: give an expected answer or the check a value ({name}=...)")
+
+
+def check_slo(slo: Mapping[str, Any], *, checked: bool, stream: bool) -> dict[str, float]:
+    """The SLO as floats, checked before any call: known names, rates in [0, 1], milliseconds > 0, a pass rate
+    only with checks and a TTFT only with streamed calls; else one AnalysisError line."""
+    out: dict[str, float] = {}
+    for key, value in slo.items():
+        if key not in SLO_KEYS:
+            raise AnalysisError(f"SLO: unknown constraint {key!r}; known: {', '.join(SLO_KEYS)}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise AnalysisError(f"SLO: {key} must be a number, not {value!r}")
+        if key in _RATE_KEYS and not 0 <= value <= 1:
+            raise AnalysisError(f"SLO: {key} is a rate between 0 and 1, not {value!r}")
+        if key not in _RATE_KEYS and value <= 0:
+            raise AnalysisError(f"SLO: {key} must be a positive number of milliseconds, not {value!r}")
+        out[key] = float(value)
+    if "min_pass_rate" in out and not checked:
+        raise AnalysisError("SLO: min_pass_rate needs checks: give an expected answer or a check")
+    if "max_ttft_p95_ms" in out and not stream:
+        raise AnalysisError("SLO: max_ttft_p95_ms needs streamed calls (TTFT); stream them or use "
+                            "max_latency_p95_ms")
+    return out
+
+
+def _specs(prompts: Sequence[Any]) -> list[PromptSpec]:
+    from ..measure.prompts import prompt_specs
+
+    return prompt_specs(list(prompts))
+
+
+_TEXT_COLUMNS = ("calls", "ok", "errors", "success_rate", "pass_rate", "ttft_client_p50", "ttft_client_p95",
+                 "latency_p50", "latency_p95", "cost_mean_usd", "cost_per_pass_usd")
+_CHECK_COLUMNS = ("pass_rate", "cost_per_pass_usd")
+
+
+def summary_text(summary: pd.DataFrame) -> str:
+    """A summary as a plain-text table (a terminal, a notebook's text/plain): the group columns and main figures,
+    each with its interval when the summary has one (`summarize(ci=)`), pass rate only when checks ran, and
+    "few calls" where the intervals mean little."""
+    import pandas as pd
+
+    from ..measure.analysis import INTERVAL_COLUMNS, SUMMARY_COLUMNS
+
+    if summary.empty:
+        return "(no results)"
+    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c not in INTERVAL_COLUMNS]
+    checked = "checked" in summary.columns and bool((pd.to_numeric(summary["checked"]) > 0).any())
+    shown = [c for c in _TEXT_COLUMNS if c in summary.columns and (checked or c not in _CHECK_COLUMNS)]
+    table = pd.DataFrame({k: summary[k].astype("object").where(summary[k].notna(), "—") for k in keys})
+    for c in shown:
+        lo = summary[f"{c}_lo"] if f"{c}_lo" in summary.columns else [None] * len(summary)
+        hi = summary[f"{c}_hi"] if f"{c}_hi" in summary.columns else [None] * len(summary)
+        table[c] = [_figure(c, v, a, b) for v, a, b in zip(summary[c], lo, hi, strict=True)]
+    if "few_calls" in summary.columns:
+        table["note"] = ["few calls" if f else "" for f in summary["few_calls"].astype("boolean").fillna(False)]
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 60):
+        out: str = table.to_string(index=False)
+    return out
+
+
+def _figure(col: str, v: Any, lo: Any, hi: Any) -> str:
+    """One figure, with its interval when it has one: "43 ms [37–67]", "92% [80–97%]", "0.000003 [...]"."""
+    missing = v is None or v != v
+    if missing:
+        return ""
+    if col in ("calls", "ok", "errors"):
+        return str(int(v))
+    if col.endswith("_rate"):
+        head, band = f"{v:.0%}", None if lo is None or lo != lo else f"{lo * 100:.0f}–{hi * 100:.0f}%"
+    elif col.endswith("_usd"):
+        head, band = f"{v:.6f}", None if lo is None or lo != lo else f"{lo:.6f}–{hi:.6f}"
+    else:
+        head, band = f"{v:.0f} ms", None if lo is None or lo != lo else f"{lo:.0f}–{hi:.0f}"
+    return head if band is None or hi is None or hi != hi else f"{head} [{band}]"

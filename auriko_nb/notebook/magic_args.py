@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from ..errors import MagicUsageError
+from ..errors import CheckError, MagicUsageError
+from ..measure.checks import Check, from_spec
 from ..types.request import STRATEGIES
-from .commands import CONFIG_KEYS
+from .commands import CONFIG_KEYS, SLO_KEYS
 
 FORMATS = ("markdown", "text", "code", "json")
 _CAPTURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*<<\s*(.*)$", re.S)
@@ -92,6 +93,27 @@ def _seconds(text: str) -> float:
                          "must be a finite number of seconds > 0"))
 
 
+def _milliseconds(text: str) -> float:
+    return float(_number(text, float, "a number of milliseconds", lambda v: math.isfinite(v) and v > 0,
+                         "must be a number of milliseconds > 0"))
+
+
+def _rate(text: str) -> float:
+    """A rate: 0.9 or 90%."""
+    pct = text.strip().endswith("%")
+    value = float(_number(text.strip().rstrip("%"), float, "a rate such as 0.9 or 90%",
+                          lambda v: 0 <= (v / 100 if pct else v) <= 1, "must be between 0 and 1 (or 0% and 100%)"))
+    return value / 100 if pct else value
+
+
+def _check(text: str) -> Check:
+    """A check from its text form (`checks.from_spec`): contains, regex=PATTERN, number=42~0.5, json_valid, ..."""
+    try:
+        return from_spec(text)
+    except CheckError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
 def _temperature(text: str) -> float:
     return float(_number(text, float, "a number", lambda v: 0 <= v <= 2, "must be between 0 and 2"))
 
@@ -122,13 +144,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", metavar="VAR")
     p.add_argument("--compare", type=_compare, metavar="optimize=a,b|model=a,b")
     p.add_argument("--repeat", type=_positive_int, default=1)
+    p.add_argument("--expect", metavar="TEXT")
+    p.add_argument("--check", action="append", type=_check, default=[], metavar="SPEC")
+    p.add_argument("--max-ttft-p95", type=_milliseconds, metavar="MS")
+    p.add_argument("--max-latency-p95", type=_milliseconds, metavar="MS")
+    p.add_argument("--min-pass-rate", type=_rate, metavar="X")
+    p.add_argument("--min-success-rate", type=_rate, metavar="X")
     return p
 
 
 _PARSER = build_parser()
 # --param names that a dedicated option sets, or that `NotebookSession.ask` / `compare` take themselves
 _RESERVED_PARAMS = ("messages", "model", "stream", "gateway", "deadline", "system", "routing", "no_optimize",
-                    "metadata", "tags", "trace_id", "chat", "by", "values", "repeats")
+                    "metadata", "tags", "trace_id", "chat", "by", "values", "repeats", "expect", "checks", "slo",
+                    *SLO_KEYS)
+# the options that only a --compare cell takes: (flag, its argparse dest)
+_COMPARE_ONLY = (("--expect", "expect"), ("--check", "check"), ("--max-ttft-p95", "max_ttft_p95"),
+                 ("--max-latency-p95", "max_latency_p95"), ("--min-pass-rate", "min_pass_rate"),
+                 ("--min-success-rate", "min_success_rate"))
 
 
 @dataclass
@@ -149,6 +182,9 @@ class CellOptions:
     out: str | None = None
     compare: tuple[str, list[str]] | None = None
     repeat: int = 1
+    expect: str | None = None
+    checks: list[Check] = field(default_factory=list)
+    slo: dict[str, float] = field(default_factory=dict)
 
 
 def parse_line(line: str) -> CellOptions:
@@ -189,7 +225,17 @@ def parse_line(line: str) -> CellOptions:
     return CellOptions(capture=capture, model=a.model, routing=routing, no_optimize=a.no_optimize,
                        system=a.system, params=params, tags=a.tag, trace_id=a.trace_id,
                        stream=False if a.no_stream else None, format=a.format, chat=a.chat, out=a.out,
-                       compare=a.compare, repeat=a.repeat)
+                       compare=a.compare, repeat=a.repeat, expect=a.expect, checks=a.check, slo=_slo(a))
+
+
+def _slo(a: argparse.Namespace) -> dict[str, float]:
+    """The SLO flags as `recommend` keywords; they, --expect and --check need --compare (one usage line)."""
+    if not a.compare:
+        given = [flag for flag, dest in _COMPARE_ONLY if getattr(a, dest) not in (None, [])]
+        if given:
+            raise MagicUsageError(f"%%auriko: {given[0]} needs --compare (it judges a comparison)")
+    return {key: value for key, value in zip(SLO_KEYS, (a.max_ttft_p95, a.max_latency_p95, a.min_pass_rate,
+                                                        a.min_success_rate), strict=True) if value is not None}
 
 
 # -- %auriko SUBCOMMAND -----------------------------------------------------------------------------------------
@@ -234,7 +280,7 @@ _CONFIG_VALUES: dict[str, tuple[Callable[[str], Any], str, bool]] = {  # key: (t
     "exclude": (_csv, "a comma-separated list", True), "prefer": (str, "a provider", True),
     "data_policy": (str, "a data policy", True), "stream": (_bool, "true or false", False),
     "max_tokens": (int, "a whole number", True), "ledger": (str, "a path, '' or off", False),
-    "speed": (float, "a number", False),
+    "speed": (float, "a number", False), "store_text": (_bool, "true or false", False),
 }
 
 

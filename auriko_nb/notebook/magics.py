@@ -17,8 +17,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, link, observe
 from traitlets.config import Configurable
 
-from ..errors import AurikoError, MagicUsageError
-from .commands import CONFIG_KEYS, NotebookSession, set_ledger
+from ..errors import AnalysisError, AurikoError, MagicUsageError
+from .commands import CI_LEVEL, CONFIG_KEYS, NotebookSession, set_ledger, summary_text
 from .magic_args import parse_line, parse_subcommand, subcommand_help
 from .settings import DEFAULT_MODEL, settings
 from .templating import fill_template
@@ -32,13 +32,19 @@ HELP = """\
   --max-tokens N  --param key=value (repeatable)  --tag T (repeatable)  --trace-id ID  --no-stream
   --deadline SECONDS (the whole call, stream included)
   --format markdown|text|code|json  --chat  -o/--out VAR  --compare optimize=a,b|model=a,b  --repeat N
+With --compare: --expect TEXT (the correct answer; checked with `contains` unless --check is given)
+  --check SPEC (repeatable: contains, equals, number, regex, contains=TEXT, regex=PATTERN, number=42~0.5,
+  json_valid, json_schema={...}; without a value a check uses --expect)
+  --max-ttft-p95 MS  --max-latency-p95 MS  --min-pass-rate X  --min-success-rate X (X: 0.9 or 90%):
+  the SLO the recommendation must meet on its 95% interval bounds (none: the cheapest group)
 Strategies: cost, cost-focus, ttft, ttft-focus, tps, tps-focus, balanced.
 """
 
 MagicState = NotebookSession
 """The name this class had when it lived here."""
 
-_SETTINGS_TRAITS = (("default_model", "model"), ("stream", "stream"), ("max_tokens", "max_tokens"))
+_SETTINGS_TRAITS = (("default_model", "model"), ("stream", "stream"), ("max_tokens", "max_tokens"),
+                    ("store_text", "store_text"))
 
 
 def _one_line(err: BaseException) -> str:
@@ -57,6 +63,8 @@ class AurikoMagics(Magics, Configurable):
     max_tokens = Int(None, allow_none=True, min=1, help="max_tokens by default (ak.settings.max_tokens)").tag(
         config=True)
     ledger_path = Unicode("", help="session ledger file ('' keeps the default, 'off' turns it off)").tag(config=True)
+    store_text = Bool(False, help="the session ledger stores prompt and answer text (ak.settings.store_text)").tag(
+        config=True)
     mode = CaselessStrEnum(["auto", "live", "offline"], "auto", help="live API, offline gateway, or auto").tag(
         config=True)
     offline_speed = Float(1.0, help="delay scale of the offline gateway").tag(config=True)
@@ -125,7 +133,8 @@ class AurikoMagics(Magics, Configurable):
                                        trace_id=opts.trace_id, **opts.params)
         if opts.compare:
             key, values = opts.compare
-            comparison = self.state.compare(prompt, by=key, values=values, repeats=opts.repeat, **options)
+            comparison = self.state.compare(prompt, by=key, values=values, repeats=opts.repeat, expect=opts.expect,
+                                            checks=opts.checks or None, slo=opts.slo, **options)
             self._show_comparison(comparison, f"compare {key}={','.join(values)} × {opts.repeat}")
             return self._store(opts, comparison)
         answer = self.state.ask(prompt, chat=opts.chat, **options)
@@ -144,21 +153,36 @@ class AurikoMagics(Magics, Configurable):
         return None
 
     def _show_comparison(self, comparison: Any, title: str) -> None:
-        """The comparison's headline, summary table and chart."""
+        """The comparison's headline, summary with intervals (and pass rate when checks ran), chart and
+        recommendation (under the cell's SLO flags; without any: the cheapest group)."""
         from IPython.display import display
 
+        from ..measure.comparison import summary_html
+
         display({"text/plain": f"{title}: {comparison.headline()}"}, raw=True)
-        display(comparison.summary())
+        summary = comparison.summary(ci=CI_LEVEL)
+        display({"text/plain": summary_text(summary), "text/html": summary_html(summary)}, raw=True)
         self._show_chart(comparison)
+        try:
+            display(self.state.recommend(comparison))
+        except AnalysisError as e:  # e.g. no call succeeded: the comparison is still shown and stored
+            display({"text/plain": f"no recommendation: {_one_line(e)}"}, raw=True)
 
     @staticmethod
     def _show_chart(result: Any) -> None:
-        """The comparison's chart (`Comparison.plot`) as a PNG, drawn without pyplot."""
+        """The comparison's chart (`Comparison.plot` with intervals) as a PNG, drawn without pyplot; with checks,
+        pass rate against cost beside it."""
         from IPython.display import Image, display
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(6.4, 4))
-        result.plot(ax=fig.add_subplot())
+        from ..measure.plots import pass_rate_vs_cost
+
+        rows = result.rows
+        checked = "passed" in rows.columns and bool(rows["passed"].notna().any())
+        fig = Figure(figsize=(12.8 if checked else 6.4, 4))
+        result.plot(ax=fig.add_subplot(1, 2 if checked else 1, 1), ci=CI_LEVEL)
+        if checked:
+            pass_rate_vs_cost(rows, ax=fig.add_subplot(1, 2, 2), ci=CI_LEVEL, by=result.axes())
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         display(Image(data=buf.getvalue(), format="png"))

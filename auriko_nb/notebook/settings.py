@@ -17,13 +17,15 @@ DEFAULT_MODEL = "gpt-4o-mini"
 
 
 class Settings(HasTraits):
-    """What a call uses when it does not say: model, routing (and whether it is on), streaming, max tokens."""
+    """What a call uses when it does not say: model, routing (and whether it is on), streaming, max tokens;
+    and whether the session ledger stores prompt and answer text."""
 
     model = Unicode(DEFAULT_MODEL, help="model used when a call names none")
     optimize_enabled = Bool(True, help="send the routing preferences below; off sends no gateway.routing at all")
     routing = Dict(help="gateway.routing defaults (validated like ak.Routing)")
     stream = Bool(True, help="stream answers by default")
     max_tokens = Int(None, allow_none=True, help="max_tokens used when a call sets none")
+    store_text = Bool(False, help="the session ledger stores prompt and answer text (off: ledgers get shared)")
 
     @validate("routing")
     def _valid_routing(self, proposal: dict[str, Any]) -> dict[str, Any]:
@@ -49,11 +51,11 @@ class Settings(HasTraits):
     def reset(self) -> None:
         """Back to the built-in defaults."""
         self.model, self.optimize_enabled, self.routing = DEFAULT_MODEL, True, {}
-        self.stream, self.max_tokens = True, None
+        self.stream, self.max_tokens, self.store_text = True, None, False
 
     def __repr__(self) -> str:
         return (f"Settings(model={self.model!r}, optimize_enabled={self.optimize_enabled}, routing={self.routing}, "
-                f"stream={self.stream}, max_tokens={self.max_tokens})")
+                f"stream={self.stream}, max_tokens={self.max_tokens}, store_text={self.store_text})")
 
 
 settings = Settings()

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PER_PROVIDER_PARAMS", "DATA_POLICY_RANK", "Tier", "Offer", "ModelInfo", "ProviderInfo", "Catalog",
+__all__ = ["PER_PROVIDER_PARAMS", "DATA_POLICY_RANK", "PRECISIONS", "DEFAULT_ACCURACY", "Tier", "Offer", "ModelInfo", "ProviderInfo", "Catalog",
            "load_catalog", "parse_catalog"]
 
 # §3.4: optional parameters a provider may drop (or that require_parameters checks).
@@ -24,6 +24,10 @@ PER_PROVIDER_PARAMS: tuple[str, ...] = (
 # zdr ⊂ no_training ⊂ none: a provider meets a requested policy when its rank is >= the requested rank.
 DATA_POLICY_RANK: Mapping[str, int] = {"none": 0, "no_training": 1, "zdr": 2}
 DEFAULT_ENDPOINTS: tuple[str, ...] = ("chat_completions", "responses")
+# Simulated answer quality (internal: the API has no field for it). An offer without `accuracy` answers the
+# built-in tasks right this often; `precision` (the weights' number format) is known for open-weights offers only.
+PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "fp4")
+DEFAULT_ACCURACY = 0.95
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class Offer:
     parameters: frozenset[str]
     endpoints: tuple[str, ...]
     tiers: tuple[Tier, ...]
+    precision: str | None = None  # "bf16", "fp8" or "fp4" for open-weights offers; None when not published
+    accuracy: float = DEFAULT_ACCURACY  # chance of a right answer to a built-in task (offline simulation only)
 
     def tier(self, name: str) -> Tier | None:
         """The tier with this name, or None."""
@@ -132,6 +138,17 @@ def _tier(name: str, d: Mapping[str, Any], where: str) -> Tier:
     return t
 
 
+def _quality(d: Mapping[str, Any], where: str) -> tuple[str | None, float]:
+    """An offer's (precision, accuracy), checked: a known precision or none, an accuracy in [0, 1]."""
+    precision = d.get("precision")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"catalog {where}: precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    accuracy = float(d.get("accuracy", DEFAULT_ACCURACY))
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"catalog {where}: accuracy {accuracy!r} is not between 0 and 1")
+    return precision, accuracy
+
+
 def _offer(model_id: str, d: Mapping[str, Any], providers: Mapping[str, Mapping[str, Any]]) -> Offer:
     name = d["provider"]
     if name not in providers:
@@ -139,6 +156,7 @@ def _offer(model_id: str, d: Mapping[str, Any], providers: Mapping[str, Mapping[
     p = providers[name]
     where = f"{model_id}/{name}"
     tiers = [_tier("standard", d, where)] + [_tier(t["name"], t, where) for t in d.get("tiers", [])]
+    precision, accuracy = _quality(d, where)
     return Offer(
         model_id=model_id, provider=name, provider_model_id=d["provider_model_id"],
         context_window=int(d["context_window"]), max_output_tokens=int(d["max_output_tokens"]),
@@ -146,6 +164,7 @@ def _offer(model_id: str, d: Mapping[str, Any], providers: Mapping[str, Mapping[
         platform=bool(d.get("platform", p["platform"])),
         parameters=frozenset(d.get("parameters", p["parameters"])),
         endpoints=tuple(d.get("endpoints", p.get("endpoints", DEFAULT_ENDPOINTS))), tiers=tuple(tiers),
+        precision=precision, accuracy=accuracy,
     )
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .quality import task_answer
 from .router import Candidate
 from .state import SimState
 from .textgen import answer, estimate_tokens, prompt_key, split_pieces, truncate_to_tokens
@@ -39,6 +40,8 @@ class Completion:
     rate_tps: float  # applied token rate (already scaled by speed)
     warnings: list[dict[str, str]]
     created: int
+    task_kind: str | None = None  # the built-in task the prompt was recognised as (quality simulation), if any
+    task_correct: bool | None = None  # whether the simulated answer to it came out right
 
     @property
     def hex(self) -> str:
@@ -103,8 +106,11 @@ def _param_warnings(req: InferenceRequest, cand: Candidate) -> list[dict[str, st
 
 def build_completion(sim: SimState, req: InferenceRequest, cand: Candidate, warnings: list[dict[str, str]],
                      number: int, request_id: str) -> Completion:
-    """Simulate the chosen provider answering: deterministic text, token counts, cost and sampled timing."""
-    text, truncated = truncate_to_tokens(answer(sim.seed, req.prompt_text, json_mode=req.json_mode), req.max_tokens)
+    """Simulate the chosen provider answering: deterministic text (a built-in task answered right with the
+    provider's accuracy), token counts, cost and sampled timing."""
+    task = task_answer(sim, req, cand)
+    raw = task.text if task is not None else answer(sim.seed, req.prompt_text, json_mode=req.json_mode)
+    text, truncated = truncate_to_tokens(raw, req.max_tokens)
     completion_tokens = estimate_tokens(text)
     tier = cand.tier
     cached = 0
@@ -124,5 +130,6 @@ def build_completion(sim: SimState, req: InferenceRequest, cand: Candidate, warn
         prompt_tokens=req.prompt_tokens, cached_tokens=cached, completion_tokens=completion_tokens,
         cost_usd=round(cost, 10), savings_usd=round(savings, 10), ttft_s=ttft_ms / 1000,
         rate_tps=tps / sim.speed, warnings=warnings + _param_warnings(req, cand),
-        created=int(time.time()),
+        created=int(time.time()), task_kind=task.task.kind if task is not None else None,
+        task_correct=task.correct if task is not None else None,
     )

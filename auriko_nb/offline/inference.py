@@ -167,6 +167,8 @@ async def handle_inference(request: Request, endpoint: str) -> Response:
         completion = build_completion(sim, req, cand, warnings, number, record["request_id"])
         emission = _emission(sim, completion, body if isinstance(body, dict) else {}, fault.kind, headers)
         record["ttft_ms_planned"] = completion.ttft_ms
+        if completion.task_kind is not None:  # the quality simulation's draw, for inspection (never on the wire)
+            record["task"], record["task_correct"] = completion.task_kind, completion.task_correct
 
         def on_first_content(late_s: float) -> None:
             record["ttft_ms"] = completion.applied_ttft_ms(late_s)

@@ -110,6 +110,7 @@ class SimState:
         self._counter = 0
         self._window: deque[float] = deque()
         self._prompt_cache: dict[tuple[str, str], None] = {}
+        self._occurrences: dict[str, int] = {}
 
     def next_request(self) -> tuple[int, str]:
         """The next arrival number and its request id (`req_` + 24 hex, deterministic from seed and counter)."""
@@ -191,6 +192,16 @@ class SimState:
                 self._prompt_cache.pop(next(iter(self._prompt_cache)))
             self._prompt_cache[key] = None
             return False
+
+    def occurrence(self, key: str) -> int:
+        """How many times `key` was seen before (0 the first time); counts this time. Seeding a draw with it gives
+        the k-th call of the same thing the same outcome, whatever order concurrent calls arrive in."""
+        with self._lock:
+            n = self._occurrences.get(key, 0)
+            if n == 0 and len(self._occurrences) >= 50_000:
+                self._occurrences.pop(next(iter(self._occurrences)))
+            self._occurrences[key] = n + 1
+            return n
 
     def iso(self, ts: float) -> str:
         """ISO-8601 UTC text of a wall-clock time."""

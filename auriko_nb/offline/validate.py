@@ -125,6 +125,7 @@ class InferenceRequest:
     sent_params: tuple[str, ...]
     json_mode: bool
     ignored_fields: tuple[str, ...] = ()  # accepted but ignored (each gets a warning)
+    user_text: str = ""  # the last user message's text (what the quality simulation recognises tasks in)
 
 
 def _split_suffix(name: str, param: str) -> tuple[str, str | None]:
@@ -210,11 +211,12 @@ def parse_chat(body: Any, catalog: Catalog) -> InferenceRequest:
     fmt = body.get("response_format")
     json_mode = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
     prompt = "\n".join(content_text(m.get("content")) for m in messages)
+    user = next((content_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     return InferenceRequest(
         endpoint="chat_completions", models=models, model_param=param, routing=routing, strategy=strategy,
         weights=weights, stream=bool(body.get("stream")), max_tokens=max_tokens, prompt_text=prompt,
         prompt_tokens=messages_tokens(messages), sent_params=_sent_params(body), json_mode=json_mode,
-        ignored_fields=tuple(f for f in CHAT_IGNORED_FIELDS if body.get(f) is not None),
+        ignored_fields=tuple(f for f in CHAT_IGNORED_FIELDS if body.get(f) is not None), user_text=user,
     )
 
 
@@ -237,6 +239,7 @@ def parse_responses(body: Any, catalog: Catalog) -> InferenceRequest:
     if isinstance(instructions, str) and instructions:
         texts.insert(0, instructions)
     prompt = "\n".join(texts)
+    user = next((content_text(i.get("content")) for i in reversed(items) if i.get("role") == "user"), "")
     text_cfg = body.get("text")
     fmt = text_cfg.get("format") if isinstance(text_cfg, dict) else None
     json_mode = isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema")
@@ -244,5 +247,5 @@ def parse_responses(body: Any, catalog: Catalog) -> InferenceRequest:
     return InferenceRequest(
         endpoint="responses", models=models, model_param=param, routing=routing, strategy=strategy, weights=weights,
         stream=bool(body.get("stream")), max_tokens=_opt_int(body.get("max_output_tokens")), prompt_text=prompt,
-        prompt_tokens=prompt_tokens, sent_params=_sent_params(body), json_mode=json_mode,
+        prompt_tokens=prompt_tokens, sent_params=_sent_params(body), json_mode=json_mode, user_text=user,
     )

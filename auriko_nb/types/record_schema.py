@@ -75,6 +75,14 @@ COLUMNS: tuple[Column, ...] = (
     _c("trace_id", "text", "request metadata trace id"),
     _c("stream", "bool", "whether the call was streamed"),
     _c("finish_reason", "text", "how the answer finished"),
+    _c("prompt_label", "text", "a sweep's prompt label: its `id` from a task set, else p1, p2, ... by position"),
+    _c("prompt_text", "text", "the prompt as sent (the last user message's text); a Ledger stores it only "
+       "with store_text=True"),
+    _c("answer_text", "text", "the answer's text; a Ledger stores it only with store_text=True"),
+    _c("passed", "bool", "every check passed (empty when no checks ran or the call failed)"),
+    _c("score", "float", "mean of the checks' scores in [0, 1] (empty when no checks ran)"),
+    _c("checks_failed", "json", "the checks that failed or raised, as JSON ({check, reason, errored}); [] when "
+       "all passed"),
 )
 RECORD_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 TIME_COLUMN = "started_at"

@@ -28,6 +28,7 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from rel_support import figure
 
 import auriko_nb as ak
+from auriko_nb.measure import ledger as ledger_mod
 from auriko_nb.measure.ledger import Ledger
 from auriko_nb.measure.sweep import Sweep
 from auriko_nb.notebook.magics import AurikoMagics
@@ -111,8 +112,11 @@ def gw() -> Iterator[GatewayHandle]:
 
 
 @pytest.fixture(scope="module")
-def shell(gw: GatewayHandle) -> Iterator[tuple[Any, AurikoMagics]]:
+def shell(gw: GatewayHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, AurikoMagics]]:
     with pytest.MonkeyPatch.context() as mp:
+        # module-scoped: set up before the per-test isolated ledger, so it gets its own (never ./auriko_ledger.sqlite)
+        mp.setenv(ledger_mod.LEDGER_ENV, str(tmp_path_factory.mktemp("bad-input") / "session.sqlite"))
+        mp.setattr(ledger_mod, "_session", None)
         mp.setenv("AURIKO_API_KEY", KEY)
         mp.setenv("AURIKO_BASE_URL", gw.base_url)
         ip = globalipapp.start_ipython() or globalipapp.get_ipython()
@@ -202,7 +206,7 @@ PYTHON = [
     Bad("empty responses input", lambda c: c.responses("  ", model="gpt-4o-mini"), "input: the prompt is empty", RV),
     Bad("param not JSON", _chat(temperature=object()), "request body is not JSON-serialisable", RV),
     Bad("sweep without prompts", _sweep(prompts=[]), "prompts: give at least one non-empty prompt", ValueError),
-    Bad("sweep empty prompt", _sweep(prompts=["ok", ""]), "prompts: give at least one non-empty prompt", ValueError),
+    Bad("sweep empty prompt", _sweep(prompts=["ok", ""]), "prompts: item 2 is empty", ValueError),
     Bad("sweep without models", _sweep(models=[]), "models: give at least one model", ValueError),
     Bad("sweep unknown strategy", _sweep(strategies=["fastest"]), "unknown strategy 'fastest'", ValueError),
     Bad("sweep zero concurrency", _sweep(concurrency=0), "concurrency must be >= 1", ValueError),

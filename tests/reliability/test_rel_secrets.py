@@ -83,7 +83,7 @@ SUBCOMMANDS = (["%auriko", "%auriko help", "%auriko status", "%auriko use live",
                 "%auriko config"]
                + [f"%auriko config {k}={v}" for k, v in zip(CONFIG_KEYS, (
                    "gpt-4o-mini", "cost-focus", "5000", "50", "1", "groq,openai", "together", "openai", "none",
-                   "true", "64", "{ledger}", "0.02"), strict=True)]
+                   "true", "64", "{ledger}", "0.02", "true"), strict=True)]
                + ["%auriko config optimize=off", "%auriko config optimize=balanced max_tokens=none",
                   "%auriko models", "%auriko models llama", "%auriko providers", "%auriko prices gpt-4o",
                   "%auriko me", "%auriko balance", "%auriko log", "%auriko log 3", "%auriko reset",
