@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from auriko_nb.measure.ledger import Ledger  # noqa: E402
 from auriko_nb.notebook.settings import settings  # noqa: E402
 from auriko_nb.notebook.widgets import ComparePanel, compare_panel  # noqa: E402
 from auriko_nb.notebook.widgets.compare_panel import split_prompts  # noqa: E402
-from auriko_nb.offline import GatewayHandle, serve  # noqa: E402
+from auriko_nb.offline import GatewayHandle, serve, task_set  # noqa: E402
 
 KEY = "ak_test_widgets"
 PROMPTS = "Say hello.\n\nTell me a short joke\nabout cats.\n   \n\nWhy is the sky blue?"
@@ -97,6 +98,7 @@ async def test_a_grid_runs_in_the_background_and_refreshes_while_running(ledger:
 async def _grid_runs_in_the_background(client: ak.Client, ledger: Ledger) -> None:
     panel = make_panel(client, ledger)
     table, chart = Watch(panel, panel.table), Watch(panel, panel.chart)
+    answers, advice = Watch(panel, panel.answers_table), Watch(panel, panel.recommendation_line)
     assert panel.cancel_button.disabled and not panel.run_button.disabled
     panel.run_button.click()
     task = panel.task
@@ -116,6 +118,9 @@ async def _grid_runs_in_the_background(client: ak.Client, ledger: Ledger) -> Non
     # refreshed during the run, not only at the end (a redraw identical to the last one fires no change event)
     assert table.during >= 2 and chart.during >= 1, (table.during, chart.during)  # the chart draws off-loop
     assert table.after <= 1 and chart.after <= 1
+    # the answers and the recommendation are drawn with the chart, off the loop, during the run too
+    assert answers.during >= 1 and advice.during >= 1, (answers.during, advice.during)
+    assert "auriko-answers" in panel.answers_table.value and "Recommendation" in panel.recommendation_line.value
     assert panel.table_updates >= table.during + 1 and 2 <= panel.chart_updates <= panel.table_updates + 1
     assert bytes(panel.chart.value).startswith(PNG)
     # progress: final count, errors, spend, offline label
@@ -125,9 +130,11 @@ async def _grid_runs_in_the_background(client: ak.Client, ledger: Ledger) -> Non
     assert "30/30 calls" in panel.status.value and "0 errors" in panel.status.value
     assert f"${spent:.4f}" in panel.status.value
     assert "offline simulation" in panel.status.value and "offline simulation" in panel.header.value
-    # the table is the comparison's summary: by the axes that vary (two models, five strategies, providers)
+    # the table is the comparison's summary with 95 % intervals: by the axes that vary (two models, five
+    # strategies, providers)
     summary = panel.summary
-    assert isinstance(panel.comparison, ak.Comparison) and panel.comparison.summary().equals(summary)
+    assert isinstance(panel.comparison, ak.Comparison) and panel.comparison.summary(ci=0.95).equals(summary)
+    assert {"ttft_client_p50_lo", "ttft_client_p50_hi", "few_calls"} <= set(summary.columns)
     assert list(summary.columns[:3]) == ["model_requested", "optimize", "provider"] and summary["calls"].sum() == 30
     assert set(summary["model_requested"]) == {"gpt-4o-mini", "llama-3.3-70b"}
     for _, g in summary.iterrows():
@@ -183,6 +190,10 @@ async def test_cancel_mid_run_keeps_finished_rows_and_marks_the_rest_cancelled(
     assert panel.error == "" and not panel.running and not panel.run_button.disabled
     on_disk = ledger.to_dataframe(run_id=panel.run_ids[-1])
     assert len(on_disk) == 60 and on_disk["status"].value_counts().to_dict() == counts.to_dict()
+    # what was collected is shown in full: the table, the recommendation and the answers of the finished calls
+    assert panel.summary is not None and panel.summary["ok"].sum() == counts["ok"]
+    assert panel.recommendation is not None and "Recommendation" in panel.recommendation_line.value
+    assert "auriko-answers" in panel.answers_table.value and "cancelled" in panel.answers_table.value
 
 
 async def test_a_budget_too_small_shows_the_error_and_keeps_previous_results(
@@ -410,3 +421,151 @@ async def test_without_a_client_the_panel_uses_connect_and_the_session_ledger(
     assert len(rows(panel)) == 2 and panel.error == ""
     session = ak.session_ledger()
     assert session is not None and len(session.to_dataframe(run_id=panel.run_ids[0])) == 2
+
+
+# -- checks, intervals, the recommendation and the answers (issue 14) --------------------------------------------
+
+TASK_KINDS = ("arithmetic", "capital", "json_extract", "weekday")  # kinds whose expect `contains` can judge
+WRONG = "What is the capital of Switzerland? ==> Zurich"  # no answer meets it: a certain ✘
+WRONG_PROMPT = "What is the capital of Switzerland?"
+
+
+def task_prompts() -> tuple[list[dict[str, Any]], str]:
+    """Two tasks of each kind from the built-in task set, and the panel text: `prompt ==> expect` blocks."""
+    tasks = [t for kind in TASK_KINDS for t in [t for t in task_set() if t["kind"] == kind][:2]]
+    return tasks, "\n\n".join(f"{t['prompt']} ==> {t['expect']}" for t in tasks)
+
+
+async def test_checks_give_pass_rates_intervals_a_recommendation_and_answers(client: ak.Client, ledger: Ledger,
+                                                                          gw: GatewayHandle) -> None:
+    tasks, text = task_prompts()
+    panel = make_panel(client, ledger, models=("llama-3.3-70b",), strategies=("cost", "ttft"),
+                       prompts=f"{text}\n\n{WRONG}")
+    panel.checks.value = "contains"
+    panel.repeats.value = 2
+    sent_before = len(gw.stats.requests)
+    await panel.run_async()
+    assert panel.error == "", panel.error
+    df = rows(panel)
+    n_prompts = len(tasks) + 1
+    assert len(df) == n_prompts * 2 * 2 and set(df["status"]) == {"ok"}
+    sent = [r["body"]["messages"][-1]["content"] for r in gw.stats.requests[sent_before:]
+            if r.get("path") == "/v1/chat/completions"]
+    assert len(sent) == len(df)
+    # the prompts were sent without their expectations, and every answer was checked against its own
+    assert set(sent) == {t["prompt"] for t in tasks} | {WRONG_PROMPT}
+    assert set(df["prompt_text"]) == {t["prompt"] for t in tasks} | {WRONG_PROMPT}
+    assert df["passed"].notna().all()
+    wrong = df[df["prompt_text"] == WRONG_PROMPT]
+    assert not wrong["passed"].any()
+    assert wrong["checks_failed"].str.contains("contains").all()
+    right = df[df["prompt_text"] != WRONG_PROMPT]
+    assert right["passed"].mean() >= 0.5  # the simulated providers answer these right most of the time
+
+    # the table: intervals and the pass rate of each group
+    summary = panel.summary
+    assert summary is not None and summary["checked"].sum() == len(df)
+    for _, g in summary.iterrows():
+        assert g["pass_rate"] == pytest.approx(df[df["provider"] == g["provider"]].query(
+            f"optimize == {g['optimize']!r}")["passed"].mean())
+        assert 0 <= g["pass_rate_lo"] <= g["pass_rate"] <= g["pass_rate_hi"] <= 1
+    table = panel.table.value
+    assert "<th>pass_rate</th>" in table and "<th>cost_per_pass_usd</th>" in table
+    assert re.search(r"<td>\d+ ms \[\d+–\d+\]</td>", table), table  # e.g. "812 ms [640–990]"
+    assert re.search(r"<td>\d+% \[\d+–\d+%\]</td>", table), table  # e.g. "80% [49–94%]"
+    assert "<th>note</th>" in table and "few calls" not in table  # 18 calls a group: enough for intervals
+
+    # the recommendation line: with no SLO, the cheapest group, with a note on how to set one
+    rec = panel.recommendation
+    assert rec is not None and rec.choice is not None
+    line = panel.recommendation_line.value
+    assert "Recommendation" in line and "cheapest" in line and rec.choice["provider"] in line
+    assert "Set an SLO" in line and "\n" not in line
+    # an SLO in the boxes redoes it at once, without a run
+    panel.min_pass_rate.value = 50
+    panel.max_ttft_p95.value = 5000
+    line = panel.recommendation_line.value
+    assert "pass rate ≥ 50%" in line and "TTFT p95 ≤ 5,000 ms" in line, line
+    assert panel.recommendation is not None and panel.recommendation.constraints == {
+        "max_ttft_p95_ms": 5000.0, "min_pass_rate": 0.5}
+    panel.min_pass_rate.value = 0
+    panel.max_ttft_p95.value = 0
+    assert "cheapest" in panel.recommendation_line.value
+
+    # the Answers tab: every prompt, a ✔ or ✘ in every cell, Zurich always ✘
+    assert panel.tabs.titles == ("Summary", "Answers")
+    assert panel.tabs.children[1].children[0] is panel.answers_table
+    shown = panel.answers_table.value
+    assert "auriko-answers" in shown
+    for t in tasks:
+        assert html.escape(t["prompt"]) in shown or html.escape(t["prompt"][:100]) in shown
+    groups = df.groupby(["optimize", "provider"], observed=True).ngroups
+    assert shown.count("✔</b>") + shown.count("✘</b>") == n_prompts * groups
+    assert shown.count("✘</b>") >= groups  # at least the Zurich row
+    matrix = answers_of(panel)
+    assert matrix.passed().loc["p9"].eq(False).all()  # the 9th prompt is the Zurich one: p9 by position
+
+
+def answers_of(panel: ComparePanel) -> Any:
+    from auriko_nb.measure.answers import answers
+
+    assert panel.comparison is not None
+    return answers(panel.comparison)
+
+
+def test_the_expected_box_applies_to_prompts_without_their_own(client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, prompts="What is 17 * 23?\n\nWhat is the capital of France? ==> Paris")
+    panel.expected.value = " 391 "
+    assert panel.prompt_list() == ["What is 17 * 23?", "What is the capital of France?"]
+    sweep = panel.build_sweep()
+    assert [s.expect for s in sweep.specs] == ["391", "Paris"]
+    assert [c.name for c in sweep.checks] == ["contains"]  # no check written: contains
+    panel.checks.value = "number\n\n  json_valid  "
+    assert [c.name for c in panel.build_sweep().checks] == ["number", "json_valid"]
+    # without any expected answer and without checks, a plain sweep as before
+    panel.expected.value = ""
+    panel.prompts.value = "hi\n\nthere"
+    panel.checks.value = ""
+    sweep = panel.build_sweep()
+    assert sweep.checks == () and [s.expect for s in sweep.specs] == [None, None]
+
+
+@pytest.mark.parametrize("prompts, expected, checks, message", [
+    ("What is 2 + 2? ==> 4", "", "nope", "check 'nope': unknown check 'nope'; known: contains"),
+    ("What is 2 + 2? ==> 4", "", "regex=(", "regex"),
+    ("What is 2 + 2? ==> 4", "", "json_schema={", "check 'json_schema={': the schema is not JSON"),
+    ("What is 2 + 2? ==> 4", "", "contains\njson_schema={\"type\": 12}",
+     "checks line 2: json_schema: not a valid JSON Schema"),
+    ("What is 2 + 2?\n\nhi ==> hello", "", "", "checks: contains needs an expected answer and prompt 1 has none"),
+    ("What is 2 + 2?", "", "number", "checks: number needs an expected answer and prompt 1 has none"),
+    ("What is 2 + 2? ==>", "", "", "prompts: prompt 1: nothing after ==>"),
+    ("hi\n\n==> 4", "", "", "prompts: prompt 2: nothing before ==>"),
+])
+async def test_a_bad_check_or_expectation_shows_one_line_and_sends_nothing(
+        client: ak.Client, ledger: Ledger, gw: GatewayHandle, prompts: str, expected: str, checks: str,
+        message: str) -> None:
+    panel = make_panel(client, ledger, prompts=prompts)
+    panel.expected.value, panel.checks.value = expected, checks
+    sent = len(gw.stats.requests)
+    panel.run_button.click()
+    await panel.wait()
+    assert panel.error.startswith(message), panel.error
+    assert "\n" not in panel.error and "Traceback" not in panel.error
+    assert "color:#b00020" in panel.error_label.value and html.escape(message) in panel.error_label.value
+    assert len(gw.stats.requests) == sent and len(ledger) == 0 and panel.sweep is None
+    assert panel.results is None and not panel.running and not panel.run_button.disabled
+    assert panel.answers_table.value == "<i>no answers yet</i>" and panel.recommendation_line.value == ""
+
+
+async def test_without_checks_a_pass_rate_slo_says_why_there_is_no_recommendation(
+        client: ak.Client, ledger: Ledger) -> None:
+    panel = make_panel(client, ledger, models=("gpt-4o-mini",), strategies=("cost", "ttft"), prompts="hi")
+    await panel.run_async()
+    assert "<th>pass_rate</th>" not in panel.table.value  # nothing was checked: no pass-rate column
+    assert "cheapest" in panel.recommendation_line.value
+    assert "auriko-answers" in panel.answers_table.value and "✔" not in panel.answers_table.value
+    panel.min_pass_rate.value = 90
+    assert panel.recommendation is None
+    assert panel.recommendation_line.value.startswith('<span style="color:#a15c00">No recommendation: ')
+    assert "no call was checked" in panel.recommendation_line.value
+    assert panel.error == ""  # a recommendation that cannot be made is not an input error

@@ -1,5 +1,6 @@
-"""A JupyterLab server on a free loopback port, with a scratch root holding copies of the notebooks,
-and pytest-playwright pointed at Debian's Chromium (skipped, with the reason, only when it is absent)."""
+"""A JupyterLab server on a free loopback port, with a scratch root holding copies of the notebooks (the
+example notebooks and this folder's fixture notebooks), and pytest-playwright pointed at Debian's Chromium
+(skipped, with the reason, only when it is absent)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "auriko-browser-test"
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+HERE = Path(__file__).resolve().parent
+NOTEBOOKS = HERE.parents[1] / "notebooks"
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +48,7 @@ def jupyter_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); .ci/run installs it")
     root, home = tmp_path_factory.mktemp("lab-root"), tmp_path_factory.mktemp("lab-home")
-    for nb in NOTEBOOKS.glob("*.ipynb"):
+    for nb in [*NOTEBOOKS.glob("*.ipynb"), *HERE.glob("*.ipynb")]:
         shutil.copy(nb, root / nb.name)
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)

@@ -1,21 +1,46 @@
-"""Rendering for the comparison panel: the summary as an HTML table (`comparison.summary_html`) and the
-cost-vs-TTFT chart as PNG bytes.
+"""Rendering for the comparison panel: the summary as an HTML table (`comparison.summary_html`), the
+cost-vs-TTFT chart as PNG bytes, the recommendation line and the answer matrix as HTML.
 
 The chart is drawn on a `matplotlib.figure.Figure` with the Agg canvas, never through pyplot, so refreshing it
-from a background task touches no global figure state and opens no window.
+from a background task touches no global figure state and opens no window. `render_views` computes everything
+but the table from a comparison and nothing else, so it can run in a worker thread while a sweep goes on.
 """
 
 from __future__ import annotations
 
+import html
 import io
-from typing import TYPE_CHECKING, Any
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
+from ...errors import AurikoError
 from ...measure.comparison import summary_html
+from ._common import NOTE_STYLE, WARNING_STYLE, message_html, one_line
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["chart_png", "summary_html", "summary_of"]
+    from ...measure.comparison import Comparison
+    from ...measure.recommend import Recommendation
+
+__all__ = ["Views", "answers_html", "chart_png", "recommendation_html", "render_views", "summary_html",
+           "summary_of", "table_html"]
+
+CI = 0.95  # the level of the panel's intervals and of its recommendation
+CHART_DPI = 110  # the panel's chart: 770 × 462 px, shown at its own size (CHART_WIDTH), not stretched
+CHART_WIDTH = "770px"
+NO_ANSWERS = "<i>no answers yet</i>"
+_KEYWORD_HINT = re.compile(r"Pass max_ttft_p95_ms=.*?under an SLO\.")
+_PANEL_HINT = "Set an SLO (max TTFT p95, min pass rate) to recommend under it."
+
+
+_TABLE_STYLE = "<style>.auriko-panel-table td { white-space: nowrap; }</style>"
+
+
+def table_html(summary: pd.DataFrame) -> str:
+    """The panel's summary table: `summary_html`, its cells kept on one line ("812 ms [640–990]" unbroken)."""
+    return f'{_TABLE_STYLE}<div class="auriko-panel-table">{summary_html(summary)}</div>'
 
 
 def summary_of(df: pd.DataFrame, grid: Any = None) -> pd.DataFrame:
@@ -40,3 +65,49 @@ def chart_png(df: pd.DataFrame, *, width: float = 7.0, height: float = 4.2, dpi:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def recommendation_html(comparison: Comparison, slo: dict[str, float]) -> tuple[str, Recommendation | None]:
+    """The recommendation line (`recommend(comparison, **slo)` at the panel's level) and the Recommendation;
+    a constraint the rows cannot judge shows its one-line reason instead ("" when there are no rows yet)."""
+    from ...measure.recommend import recommend
+
+    if comparison.rows.empty:
+        return "", None
+    try:
+        rec = recommend(comparison, ci=CI, **cast("dict[str, Any]", slo))
+    except AurikoError as e:
+        return message_html(f"No recommendation: {one_line(e)}", WARNING_STYLE), None
+    text = _KEYWORD_HINT.sub(_PANEL_HINT, rec.explanation)
+    lines = "<br>".join(html.escape(line) for line in text.splitlines())
+    colour = "#080" if rec.choice is not None and slo else "inherit"
+    return (f'<div class="auriko-recommendation-line"><b style="color:{colour}">Recommendation</b> '
+            f'<span style="{NOTE_STYLE}">({CI:.0%} intervals)</span>: {lines}</div>'), rec
+
+
+def answers_html(comparison: Comparison) -> str:
+    """The answer matrix (`answers(comparison)`) as HTML: prompts × groups, ✔/✘ where checks ran."""
+    from ...measure.answers import answers
+
+    if comparison.rows.empty:
+        return NO_ANSWERS
+    try:
+        return answers(comparison)._repr_html_()
+    except AurikoError as e:
+        return message_html(f"no answers: {one_line(e)}", WARNING_STYLE)
+
+
+@dataclass(frozen=True)
+class Views:
+    """What the panel shows besides the table: the chart, the recommendation line and the answer matrix."""
+
+    png: bytes
+    recommendation: str
+    answers: str
+    result: Recommendation | None
+
+
+def render_views(comparison: Comparison, slo: dict[str, float]) -> Views:
+    """Every view but the table from the comparison alone (safe in a worker thread: no widget is touched)."""
+    rec, result = recommendation_html(comparison, slo)
+    return Views(chart_png(comparison.rows, dpi=CHART_DPI), rec, answers_html(comparison), result)

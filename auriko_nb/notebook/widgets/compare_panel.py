@@ -1,9 +1,16 @@
-"""The provider-comparison panel: inputs for a `Sweep`, Run / Cancel / Export, live progress, summary and chart.
+"""The provider-comparison panel: inputs for a `Sweep` (prompts with expected answers, checks), Run / Cancel /
+Export, live progress, and two tabs: Summary (the table with intervals and pass rates, an SLO, the recommendation
+line, the chart) and Answers (the answer matrix).
 
 A run is `Sweep(..., on_row=...)` awaited as a task on the running event loop (in a kernel, the loop that runs
 cells and widget callbacks), so the notebook stays responsive. Rows update the progress at once; the summary table
-and the cost-vs-TTFT chart are redrawn at most every `refresh_interval` seconds and once at the end. Nothing here
-computes anything a plain `ak.Sweep` / `ak.summarize` / `ak.plots.cost_vs_ttft` call could not.
+is redrawn at most every `refresh_interval` seconds and once at the end, and the chart, recommendation and answers
+with it, computed in a worker thread while the run goes on. Nothing here computes anything a plain `ak.Sweep` /
+`ak.summarize(ci=)` / `ak.recommend` / `ak.answers` / `ak.plots.cost_vs_ttft` call could not.
+
+Expected answers: a prompt block may end with `==> expected`; the "expected" box gives the expected answer of every
+prompt without its own. Checks are written one per line (`checks.from_spec`: `contains`, `number=42~0.5`,
+`regex=PATTERN`, `json_valid`, ...); with expected answers and no check written, the check is `contains`.
 """
 
 from __future__ import annotations
@@ -20,10 +27,20 @@ import ipywidgets as w
 
 from ...client.clients import AsyncClient
 from ...errors import AurikoError
-from ...measure.comparison import Comparison, split_prompts
+from ...measure.checks import Check, from_spec
+from ...measure.comparison import Comparison, split_prompts  # noqa: F401 - the prompt rule, re-exported
 from ...measure.sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
 from ...types.request import STRATEGIES
-from ._chart import chart_png, summary_html, summary_of
+from ._chart import (
+    CHART_WIDTH,
+    CI,
+    NO_ANSWERS,
+    Views,
+    recommendation_html,
+    render_views,
+    summary_of,
+    table_html,
+)
 from ._common import (
     ERROR_STYLE,
     NOTE_STYLE,
@@ -36,13 +53,22 @@ from ._common import (
     message_html,
     one_line,
 )
+from ._inputs import ARROW, DEFAULT_CHECK, needs_expect, parse_checks, parse_prompts
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ...measure.recommend import Recommendation
+
 DEFAULT_EXPORT = "auriko-compare.csv"
 DEFAULT_STRATEGIES = ("cost", "ttft")
 NO_PREFERENCE = "no preference"
+PROMPTS_PLACEHOLDER = (f"one prompt per block, blocks separated by a blank line; to check the answer, end the block "
+                       f"with {ARROW} and the expected answer, e.g.\nWhat is 17 * 23? {ARROW} 391")
+EXPECTED_PLACEHOLDER = f"expected answer of every prompt without its own {ARROW}"
+CHECKS_PLACEHOLDER = (f"checks, one per line (none: {DEFAULT_CHECK} when an expected answer is given), e.g.\n"
+                      "contains · equals · number=42~0.5 · regex=PATTERN · json_valid · json_schema={...}")
+WIDE = {"description_width": "initial"}
 
 
 def _model_ids(client: Any) -> tuple[list[str], str]:
@@ -57,7 +83,8 @@ class ComparePanel(DisplayMixin):
     """Run prompts × models × strategies × repeats from widgets; `panel.widget` is the VBox shown in a notebook.
 
     After a run, `comparison` is its `ak.Comparison`; `results` (one row per call) and `summary` (grouped by the
-    axes that vary: model, strategy, provider) are DataFrames. Cancel calls
+    axes that vary: model, strategy, provider, with 95 % intervals) are DataFrames, and `recommendation` is the
+    `ak.Recommendation` under the SLO boxes (None when it could not be made). Cancel calls
     `sweep.cancel(now=True)`: nothing new is scheduled, calls in flight are cancelled, every finished row is kept
     and each cell without a result gets a `cancelled` row.
     """
@@ -73,6 +100,7 @@ class ComparePanel(DisplayMixin):
         self.results: pd.DataFrame | None = None
         self.summary: pd.DataFrame | None = None
         self.comparison: Comparison | None = None
+        self.recommendation: Recommendation | None = None
         self.sweep: Sweep | None = None
         self.task: asyncio.Task[Any] | None = None
         self.run_ids: list[str] = []
@@ -83,7 +111,7 @@ class ComparePanel(DisplayMixin):
         self.offline = client is not None and is_offline(client)
         self._last_refresh = 0.0
         self._chart_seq = self._chart_shown = 0
-        self._chart_job: asyncio.Future[bytes] | None = None
+        self._chart_job: asyncio.Future[Views] | None = None
         self._chart_dirty = False
         import matplotlib.backends.backend_agg  # noqa: F401 - imported now, not in the middle of a run
 
@@ -96,12 +124,16 @@ class ComparePanel(DisplayMixin):
         self._set_status("ready")
 
     def _build_inputs(self, ids: list[str], note: str) -> None:
-        """The prompt box, models (the session's model first chosen), strategies, numbers and buttons."""
+        """The prompt, expected-answer and checks boxes, models (the session's model first chosen), strategies,
+        numbers, buttons, and the SLO boxes of the recommendation."""
         from ..settings import settings
 
         default_model = settings.model if settings.model in ids else (ids[0] if ids else None)
-        self.prompts = w.Textarea(placeholder="one prompt per block; separate prompts with a blank line",
-                                  layout=w.Layout(width="100%", height="7em"))
+        self.prompts = w.Textarea(placeholder=PROMPTS_PLACEHOLDER, layout=w.Layout(width="100%", height="7em"))
+        self.expected = w.Text(placeholder=EXPECTED_PLACEHOLDER, description="expected",
+                               layout=w.Layout(width="40%"))
+        self.checks = w.Textarea(placeholder=CHECKS_PLACEHOLDER, description="checks",
+                                 layout=w.Layout(width="60%", height="3.6em"))
         self.models = w.SelectMultiple(options=ids, value=(default_model,) if default_model else (),
                                        description="models", rows=min(max(len(ids), 3), 8))
         self.models_note = w.HTML(message_html(note, NOTE_STYLE))
@@ -119,22 +151,36 @@ class ComparePanel(DisplayMixin):
         self.run_button.on_click(self._on_run_click)
         self.cancel_button.on_click(lambda _b: self.cancel())
         self.export_button.on_click(lambda _b: self.export())
+        self.max_ttft_p95 = w.BoundedFloatText(value=0.0, min=0.0, max=1e7, step=50, description="max TTFT p95 ms",
+                                               tooltip="0 = no limit", style=WIDE)
+        self.min_pass_rate = w.BoundedFloatText(value=0.0, min=0.0, max=100.0, step=5, description="min pass rate %",
+                                                tooltip="0 = no minimum (needs checks)", style=WIDE)
+        for box in (self.max_ttft_p95, self.min_pass_rate):
+            box.observe(lambda _change: self._slo_changed(), names="value")
 
     def _build_outputs(self) -> None:
-        """The header, progress, status and error lines, the summary table and the chart."""
+        """The header, progress, status and error lines; the Summary tab (table, SLO boxes, recommendation line,
+        chart) and the Answers tab (the answer matrix)."""
         self.header = w.HTML()
         self.export_note = w.HTML()
         self.progress = w.IntProgress(value=0, min=0, max=1, description="calls")
         self.status = w.HTML()
         self.error_label = w.HTML()
-        self.table = w.HTML(summary_html(summary_of(_empty_frame())))
-        self.chart = w.Image(format="png")
+        self.table = w.HTML(table_html(summary_of(_empty_frame())), layout=w.Layout(overflow="auto"))
+        self.chart = w.Image(format="png", layout=w.Layout(max_width=CHART_WIDTH))
+        self.recommendation_line = w.HTML()
+        self.answers_table = w.HTML(NO_ANSWERS, layout=w.Layout(overflow="auto"))
+        summary_tab = w.VBox([self.table,
+                              w.HBox([w.HTML("<b>SLO</b>"), self.max_ttft_p95, self.min_pass_rate]),
+                              self.recommendation_line, self.chart])
+        self.tabs = w.Tab(children=[summary_tab, w.VBox([self.answers_table])], titles=("Summary", "Answers"))
 
     def _layout(self) -> Any:
-        """The panel's VBox: inputs, buttons, progress, then the summary table and the chart."""
+        """The panel's VBox: inputs, buttons, progress, then the Summary and Answers tabs."""
         return w.VBox([
             self.header,
             self.prompts,
+            w.HBox([self.expected, self.checks]),
             w.HBox([w.VBox([self.models, self.models_note]),
                     w.VBox([w.HTML("<b>strategies</b>"), *self.strategy_boxes.values()])]),
             w.HBox([self.repeats, self.concurrency, self.budget, self.stream]),
@@ -142,25 +188,53 @@ class ComparePanel(DisplayMixin):
             self.export_note,
             w.HBox([self.progress, self.status]),
             self.error_label,
-            self.table,
-            self.chart,
+            self.tabs,
         ])
 
     # -- inputs ------------------------------------------------------------------------------------------
 
     def prompt_list(self) -> list[str]:
-        """The prompts in the text area."""
-        return split_prompts(self.prompts.value)
+        """The prompts in the text area (without their `==> expected` parts)."""
+        return [item["prompt"] for item in self.prompt_items()]
+
+    def prompt_items(self) -> list[dict[str, Any]]:
+        """The prompts as `{"prompt", "expect"}` items: a block's own `==> expected`, else the "expected" box."""
+        return parse_prompts(self.prompts.value, self.expected.value)
+
+    def check_list(self, items: list[dict[str, Any]]) -> list[Check]:
+        """The checks box's checks (`contains` when it is empty and some prompt has an expected answer); a bad spec,
+        or a check that needs an expected answer a prompt lacks, is a one-line error before anything is sent."""
+        checks = parse_checks(self.checks.value)
+        if not checks and any(item["expect"] is not None for item in items):
+            checks = [from_spec(DEFAULT_CHECK)]
+        lacking = [n for n, item in enumerate(items, start=1) if item["expect"] is None]
+        needing = [c for c in checks if needs_expect(c)]
+        if needing and lacking:
+            raise ValueError(f"checks: {needing[0].name} needs an expected answer and prompt {lacking[0]} has none "
+                             f"(end it with {ARROW} ANSWER, or fill 'expected')")
+        return checks
+
+    def slo(self) -> dict[str, float]:
+        """The SLO boxes as `ak.recommend` keywords (0 in a box: no such constraint)."""
+        out: dict[str, float] = {}
+        if float(self.max_ttft_p95.value or 0) > 0:
+            out["max_ttft_p95_ms"] = float(self.max_ttft_p95.value)
+        if float(self.min_pass_rate.value or 0) > 0:
+            out["min_pass_rate"] = float(self.min_pass_rate.value) / 100
+        return out
 
     def selected_strategies(self) -> list[str | None]:
         """The checked strategies, in the order shown (None for "no preference")."""
         return [s for s, box in self.strategy_boxes.items() if box.value]
 
     def build_sweep(self) -> Sweep:
-        """The `Sweep` the inputs describe; raises ValueError with a one-line message when they are invalid."""
-        prompts = self.prompt_list()
-        if not prompts:
+        """The `Sweep` the inputs describe; raises a ValueError (for prompts and checks, a RequestValidationError or
+        CheckError) with a one-line message when they are invalid: nothing is sent then."""
+        items = self.prompt_items()
+        if not items:
             raise ValueError("prompts: write at least one prompt (separate prompts with a blank line)")
+        checks = self.check_list(items)
+        prompts: list[Any] = items if checks else [item["prompt"] for item in items]
         models = list(self.models.value)
         if not models:
             raise ValueError("models: select at least one model")
@@ -176,7 +250,7 @@ class ComparePanel(DisplayMixin):
             raise ValueError(f"budget must be >= 0 (0 = no budget), got {budget}")
         return Sweep(prompts, models=models, strategies=strategies, repeats=repeats, concurrency=concurrency,
                      budget_usd=budget or None, stream=bool(self.stream.value), ledger=self.ledger,
-                     client=self.client, progress=False, on_row=self._on_row)
+                     client=self.client, progress=False, on_row=self._on_row, checks=checks or None)
 
     # -- running -----------------------------------------------------------------------------------------
 
@@ -241,9 +315,8 @@ class ComparePanel(DisplayMixin):
     def _finish(self, sweep: Sweep, df: pd.DataFrame, note: str = "") -> None:
         self.comparison = Comparison.from_sweep(sweep, df)
         self.results = df
-        self.summary = self.comparison.summary()
         self.run_ids.append(sweep.run_id)
-        self._refresh(final=True)
+        self.summary = self._refresh(final=True, comparison=self.comparison)
         cancelled = int((df["status"] == "cancelled").sum()) if "status" in df.columns else 0
         self.progress.bar_style = "danger" if sweep.errors else "warning" if cancelled else "success"
         reason = note or ("cancelled" if sweep.stop_reason == "cancelled" else
@@ -283,17 +356,17 @@ class ComparePanel(DisplayMixin):
         except Exception as e:  # noqa: BLE001 - a display problem must not stop the sweep
             self._set_error(f"display update failed: {one_line(e)}")
 
-    def _refresh(self, final: bool = False) -> None:
-        """Redraw the summary table and the chart from the rows so far.
+    def _refresh(self, final: bool = False, comparison: Comparison | None = None) -> pd.DataFrame | None:
+        """Redraw the summary table (returned), the chart, the recommendation and the answers from the rows so far.
 
-        While a run is going the chart is drawn in a worker thread: drawing on the kernel's event loop would
-        delay the streams being read and inflate the very TTFTs the panel shows.
+        While a run is going all but the table are computed in a worker thread: drawing on the kernel's event
+        loop would delay the streams being read and inflate the very TTFTs the panel shows.
         """
         if self.sweep is None:
-            return
-        comparison = Comparison.from_sweep(self.sweep)
-        df = comparison.rows
-        self.table.value = summary_html(comparison.summary())
+            return None
+        comparison = comparison if comparison is not None else Comparison.from_sweep(self.sweep)
+        summary = comparison.summary(ci=CI)
+        self.table.value = table_html(summary)
         self.table_updates += 1
         self._last_refresh = time.monotonic()
         self._chart_seq += 1
@@ -303,31 +376,39 @@ class ComparePanel(DisplayMixin):
         except RuntimeError:
             loop = None
         if final or loop is None:
-            self._show_chart(seq, chart_png(df))
-            return
-        if self._chart_job is not None and not self._chart_job.done():
+            self._show_views(seq, render_views(comparison, self.slo()))
+        elif self._chart_job is not None and not self._chart_job.done():
             self._chart_dirty = True  # one drawing at a time: the next starts when this one is shown
-            return
-        self._draw_in_background(loop, seq, df)
+        else:
+            self._draw_in_background(loop, seq, comparison)
+        return summary
 
-    def _draw_in_background(self, loop: asyncio.AbstractEventLoop, seq: int, df: pd.DataFrame) -> None:
+    def _draw_in_background(self, loop: asyncio.AbstractEventLoop, seq: int, comparison: Comparison) -> None:
         self._chart_dirty = False
-        self._chart_job = loop.run_in_executor(None, chart_png, df)
+        job = self._chart_job = loop.run_in_executor(None, render_views, comparison, self.slo())
 
-        def done(fut: asyncio.Future[bytes]) -> None:
+        def done(fut: asyncio.Future[Views]) -> None:
             if not fut.cancelled() and fut.exception() is None:
-                self._show_chart(seq, fut.result())
+                self._show_views(seq, fut.result())
             if self._chart_dirty and self.running and self.sweep is not None:
                 self._chart_seq += 1
-                self._draw_in_background(loop, self._chart_seq, self.sweep.results)
-        self._chart_job.add_done_callback(done)
+                self._draw_in_background(loop, self._chart_seq, Comparison.from_sweep(self.sweep))
+        job.add_done_callback(done)
 
-    def _show_chart(self, seq: int, png: bytes) -> None:
-        """Show a drawing unless a newer one is already shown."""
+    def _show_views(self, seq: int, views: Views) -> None:
+        """Show a drawing (chart, recommendation, answers) unless a newer one is already shown."""
         if seq > self._chart_shown:
             self._chart_shown = seq
-            self.chart.value = png
+            self.chart.value = views.png
+            self.recommendation_line.value = views.recommendation
+            self.answers_table.value = views.answers
+            self.recommendation = views.result
             self.chart_updates += 1
+
+    def _slo_changed(self) -> None:
+        """A new SLO: the recommendation of the last run is redone at once (during a run, the next refresh does)."""
+        if self.comparison is not None and not self.running:
+            self.recommendation_line.value, self.recommendation = recommendation_html(self.comparison, self.slo())
 
     def _counts(self) -> str:
         s = self.sweep
