@@ -63,7 +63,7 @@ def _split(values: Sequence[str] | None) -> list[str]:
 
 def read_prompts(args: argparse.Namespace) -> list[str | dict[str, Any]]:
     """Prompts from the arguments, plus a file: .jsonl (one object a line: prompt, expect, id), .csv (prompt,
-    expect, id columns) or text ('-' for stdin) split by `split_prompts` (the panel's rule)."""
+    expect, id columns) or text ('-' for stdin) read by `parse_prompts` (the panel's rule: blocks, `==> expected`)."""
     prompts: list[str | dict[str, Any]] = list(args.prompt or [])
     path = args.prompts_file
     if path:
@@ -74,9 +74,9 @@ def read_prompts(args: argparse.Namespace) -> list[str | dict[str, Any]]:
         elif suffix == ".csv":
             prompts += _csv_prompts(text, path)
         else:
-            from .measure.comparison import split_prompts
+            from .measure.comparison import parse_prompts
 
-            prompts += split_prompts(text)
+            prompts += [p if p["expect"] is not None else p["prompt"] for p in parse_prompts(text)]
     return prompts
 
 
@@ -133,8 +133,9 @@ _SLO_FLAGS = (("max_ttft_p95", "max_ttft_p95_ms"), ("max_latency_p95", "max_late
 
 def _plan(args: argparse.Namespace) -> tuple[list[Any], tuple[Any, ...], dict[str, Any]]:
     """Everything checked before any call: the prompts, the checks and the SLO (one-line errors)."""
+    from .measure.checks import require_expectations, resolve_checks
     from .measure.prompts import prompt_specs
-    from .notebook.commands import check_slo, require_expectations, resolve_checks
+    from .notebook.commands import check_slo
 
     prompts: list[Any] = read_prompts(args)
     if not prompts:

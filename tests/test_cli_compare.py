@@ -160,3 +160,19 @@ def test_bad_prompts_file_check_or_slo_is_one_line_exit_2_and_sends_nothing(
     err = capsys.readouterr().err.strip()
     assert err.startswith("auriko-nb compare:") and message in err and "\n" not in err
     assert len(live.stats.requests) == before
+
+
+def test_a_text_prompts_file_takes_the_panels_expected_answer_rule(tmp_path: Path) -> None:
+    """One rule for pasted prompts: blocks split on blank lines, each may end with `==> expected`."""
+    from auriko_nb.cli import build_parser, read_prompts
+    from auriko_nb.measure.comparison import parse_prompts
+
+    text = "What is 17 * 23? ==> 391\n\nWhat is the capital of France?\r\n  \r\nName a colour."
+    f = tmp_path / "prompts.txt"
+    f.write_text(text, encoding="utf-8")
+    args = build_parser().parse_args(["compare", "--prompts-file", str(f), "-m", "gpt-4o-mini"])
+    got = read_prompts(args)
+    assert got == [{"prompt": "What is 17 * 23?", "expect": "391"}, "What is the capital of France?",
+                   "Name a colour."]
+    assert [p["prompt"] for p in parse_prompts(text)] == ["What is 17 * 23?", "What is the capital of France?",
+                                                          "Name a colour."]

@@ -19,7 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import CheckError
 
 __all__ = ["Check", "CheckOutcome", "CheckResult", "SPEC_NAMES", "as_check", "as_checks", "contains", "equals",
-           "from_spec", "json_schema", "json_valid", "number", "regex", "run_checks"]
+           "from_spec", "json_schema", "json_valid", "needs_expect", "number", "regex", "require_expectations",
+           "resolve_checks", "run_checks"]
 
 _REASON_WIDTH = 60
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?|[-+]?\.\d+(?:[eE][-+]?\d+)?")
@@ -429,3 +430,35 @@ def from_spec(spec: str) -> Check:
     makers: dict[str, Callable[[Any], Check]] = {"contains": contains, "equals": equals, "regex": regex,
                                                  "number": number}
     return makers[name](arg)
+
+
+_VALUE_CHECKS = ("contains", "equals", "number", "regex")  # judge against the prompt's expect without a value
+
+
+def needs_expect(check: Check) -> bool:
+    """Whether the check judges against the prompt's expected answer (a built-in given no value of its own)."""
+    return getattr(check, "name", None) in _VALUE_CHECKS and getattr(check, "value", "") is None
+
+
+def resolve_checks(checks: Any, *, expect_given: bool = False) -> tuple[Check, ...]:
+    """Checks given as Check objects, callables or text forms (`from_spec`); with none given but an expected
+    answer, `contains` (the answer contains it): the one rule of the magic, the panel and the command line."""
+    if checks is None:
+        items: list[Any] = []
+    elif isinstance(checks, str) or not isinstance(checks, list | tuple):
+        items = [checks]
+    else:
+        items = list(checks)
+    chosen = tuple(from_spec(c) if isinstance(c, str) else as_check(c) for c in items)
+    return chosen or ((contains(),) if expect_given else ())
+
+
+def require_expectations(checks: Sequence[Check], specs: Sequence[Any]) -> None:
+    """A check that judges against the expected answer needs one on every prompt: else one CheckError line
+    before any call (instead of an errored check on every row)."""
+    needy = [c for c in checks if needs_expect(c)]
+    missing = [s.label for s in specs if s.expect is None]
+    if needy and missing:
+        name = needy[0].name
+        raise CheckError(f"check {name} compares with the prompt's expected answer, but prompt {missing[0]} has "
+                         f"none: give an expected answer or the check a value ({name}=...)")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..errors import RequestValidationError
 from .analysis import (
     CI_METRICS,
     INTERVAL_COLUMNS,
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 
     from .sweep import Sweep
 
-__all__ = ["Comparison", "Grid", "split_prompts", "summary_html"]
+__all__ = ["ARROW", "Comparison", "Grid", "parse_prompts", "split_prompts", "summary_html"]
+
+ARROW = "==>"  # `prompt ==> expected answer`: the text form of a prompt with its expectation
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
@@ -40,6 +43,28 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 def split_prompts(text: str) -> list[str]:
     """Prompts from a text: blocks separated by blank lines (spaces, tabs and CRLF allowed), stripped, empty dropped."""
     return [p.strip() for p in _BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n")) if p.strip()]
+
+
+def parse_prompts(text: str, expected: str = "") -> list[dict[str, Any]]:
+    """Pasted prompts (blocks split by `split_prompts`), each may end with `==> expected answer`, as
+    `{"prompt", "expect"}` items; `expected` is the answer of every block without its own (None when neither).
+    The one rule of the panel and the command line; a bad block -> one RequestValidationError line."""
+    default = expected.strip() or None
+    items: list[dict[str, Any]] = []
+    for i, block in enumerate(split_prompts(text), start=1):
+        prompt, arrow, expect = block.partition(ARROW)
+        prompt, expect = prompt.strip(), expect.strip()
+        if arrow and not prompt:
+            raise RequestValidationError(f"prompts: prompt {i}: nothing before {ARROW} (write the prompt, then "
+                                         f"{ARROW} and its expected answer)", param="prompts")
+        if arrow and not expect:
+            raise RequestValidationError(f"prompts: prompt {i}: nothing after {ARROW} (write the expected answer or drop "
+                                         f"the {ARROW})", param="prompts")
+        if ARROW in expect:
+            raise RequestValidationError(f"prompts: prompt {i}: more than one {ARROW} (one expected answer per prompt)",
+                                         param="prompts")
+        items.append({"prompt": prompt, "expect": expect if arrow else default})
+    return items
 
 
 @dataclass(frozen=True)

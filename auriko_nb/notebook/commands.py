@@ -20,7 +20,8 @@ from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, va
 
 from ..client.clients import Client
 from ..client.streaming import ChatStream
-from ..errors import AnalysisError, CheckError, MagicUsageError
+from ..errors import AnalysisError, MagicUsageError
+from ..measure.checks import require_expectations, resolve_checks
 from ..types.request import STRATEGIES
 from .settings import Settings, settings
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..client.result import Result
-    from ..measure.checks import Check
     from ..measure.comparison import Comparison
     from ..measure.prompts import PromptSpec
     from ..measure.recommend import Recommendation
@@ -406,35 +406,6 @@ def _compare_axes(by: str, values: Sequence[str], model: str | None,
 # -- comparisons with expectations: checks, an SLO, a summary for a terminal --------------------------------------
 
 _RATE_KEYS = ("min_pass_rate", "min_success_rate")
-_VALUE_CHECKS = ("contains", "equals", "number", "regex")  # judge against the prompt's expect without a value
-
-
-def resolve_checks(checks: Any, *, expect_given: bool = False) -> tuple[Check, ...]:
-    """Checks given as Check objects, callables or text forms (`checks.from_spec`, e.g. "regex=^\\d+$"); with
-    none given but an expected answer, `contains` (the answer contains it). A bad one: one CheckError line."""
-    from ..measure.checks import as_check, contains, from_spec
-
-    if checks is None:
-        items: list[Any] = []
-    elif isinstance(checks, str) or not isinstance(checks, list | tuple):
-        items = [checks]
-    else:
-        items = list(checks)
-    chosen = tuple(from_spec(c) if isinstance(c, str) else as_check(c) for c in items)
-    return chosen or ((contains(),) if expect_given else ())
-
-
-def require_expectations(checks: Sequence[Check], specs: Sequence[PromptSpec]) -> None:
-    """A built-in check with no value of its own judges against each prompt's expected answer: every prompt needs
-    one, else one CheckError line (before any call) instead of an errored check on every row."""
-    needy = [c for c in checks if c.name in _VALUE_CHECKS and getattr(c, "value", "") is None]
-    missing = [s.label for s in specs if s.expect is None]
-    if needy and missing:
-        name = needy[0].name
-        raise CheckError(f"check {name} compares with the prompt's expected answer, but prompt {missing[0]} has "
-                         f"none: give an expected answer or the check a value ({name}=...)")
-
-
 def check_slo(slo: Mapping[str, Any], *, checked: bool, stream: bool) -> dict[str, float]:
     """The SLO as floats, checked before any call: known names, rates in [0, 1], milliseconds > 0, a pass rate
     only with checks and a TTFT only with streamed calls; else one AnalysisError line."""

@@ -8,37 +8,13 @@ written one per line. With expected answers and no check, the check is `contains
 
 from __future__ import annotations
 
-from typing import Any
-
-from ...errors import CheckError, RequestValidationError
-from ...measure.checks import BuiltinCheck, Check, JsonValid, from_spec
-from ...measure.comparison import split_prompts
+from ...errors import CheckError
+from ...measure.checks import Check, from_spec, needs_expect
+from ...measure.comparison import ARROW, parse_prompts
 
 __all__ = ["ARROW", "DEFAULT_CHECK", "needs_expect", "parse_checks", "parse_prompts"]
 
-ARROW = "==>"
 DEFAULT_CHECK = "contains"
-
-
-def parse_prompts(text: str, expected: str = "") -> list[dict[str, Any]]:
-    """The prompt blocks (separated by blank lines) as `{"prompt": ..., "expect": ...}` items (expect None when
-    neither the block's `==> expected` nor the `expected` box gives one); a bad block -> RequestValidationError."""
-    default = expected.strip() or None
-    items: list[dict[str, Any]] = []
-    for i, block in enumerate(split_prompts(text), start=1):
-        prompt, arrow, expect = block.partition(ARROW)
-        prompt, expect = prompt.strip(), expect.strip()
-        if arrow and not prompt:
-            raise RequestValidationError(f"prompts: prompt {i}: nothing before {ARROW} (write the prompt, then "
-                                         f"{ARROW} and its expected answer)", param="prompts")
-        if arrow and not expect:
-            raise RequestValidationError(f"prompts: prompt {i}: nothing after {ARROW} (write the expected answer or drop "
-                                         f"the {ARROW})", param="prompts")
-        if ARROW in expect:
-            raise RequestValidationError(f"prompts: prompt {i}: more than one {ARROW} (one expected answer per prompt)",
-                                         param="prompts")
-        items.append({"prompt": prompt, "expect": expect if arrow else default})
-    return items
 
 
 def parse_checks(text: str) -> list[Check]:
@@ -52,8 +28,3 @@ def parse_checks(text: str) -> list[Check]:
         except CheckError as e:
             raise CheckError(f"checks line {n}: {e.message}" if len(lines) > 1 else e.message) from None
     return out
-
-
-def needs_expect(check: Check) -> bool:
-    """Whether the check judges against the prompt's expected answer (a built-in given no value of its own)."""
-    return isinstance(check, BuiltinCheck) and not isinstance(check, JsonValid) and check.value is None
