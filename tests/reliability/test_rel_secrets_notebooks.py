@@ -40,7 +40,8 @@ def gw() -> Iterator[GatewayHandle]:
 
 def test_notebooks_found() -> None:
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_routing_comparison.ipynb",
-                                           "03_cost_and_latency.ipynb", "04_errors_and_limits.ipynb"]
+                                           "03_cost_and_latency.ipynb", "04_errors_and_limits.ipynb",
+                                           "05_choosing_a_provider.ipynb"]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
