@@ -232,3 +232,37 @@ def test_a_bad_ci_level_is_a_one_line_analysis_error(df: pd.DataFrame) -> None:
             summarize(df, ci=bad)  # type: ignore[arg-type]
     with pytest.raises(AnalysisError, match="at least 1000"):
         summarize(df, ci=0.95, resamples=10)
+
+
+# -- requested strategy and per-model provider share (issue 15) ----------------------------------------------
+
+def _asked(model: str, optimize: str | None, resolved: str, provider: str, status: str = "ok") -> dict[str, Any]:
+    return dict(model_requested=model, optimize=optimize, routing_strategy=resolved, provider=provider, status=status)
+
+
+def test_no_preference_is_a_group_of_its_own_with_the_strategy_the_gateway_resolved() -> None:
+    rows = ([_asked("m", "cost-focus", "cost-focus", "a")] * 3 + [_asked("m", None, "cost-focus", "a")] * 2
+            + [_asked("m", None, "balanced", "b")] + [_asked("m", None, "balanced", "b", "error")])
+    s = summarize(pd.DataFrame(rows), by="optimize")
+    assert s["optimize"].tolist()[0] == "cost-focus" and pd.isna(s["optimize"].iloc[1])
+    assert s["calls"].tolist() == [3, 4]  # not one cost-focus group of 5
+    # every row that reported a strategy counts, errors too: cost-focus 2, balanced 2
+    assert s["resolved_strategy"].tolist() == ["cost-focus", "balanced 50%, cost-focus 50%"]
+    by_resolved = summarize(pd.DataFrame(rows), by="routing_strategy")
+    assert by_resolved["resolved_strategy"].isna().all()  # grouped by what was resolved: nothing to add
+
+
+def test_provider_share_is_counted_per_model_within_a_group() -> None:
+    rows = ([_asked("big", "cost", "cost", "openai")] * 2 + [_asked("small", "cost", "cost", "openai")] * 2
+            + [_asked("small", "cost", "cost", "groq")] * 6 + [_asked("small", "cost", "cost", "groq", "error")])
+    frame = pd.DataFrame(rows)
+    text = summarize(frame, by="optimize")["provider_share"].tolist()
+    assert text == ["big: openai 100%; small: groq 75%, openai 25%"]  # not "groq 60%, openai 40%"
+    s = summarize(frame, by=["optimize", "provider"])
+    # groq serves only "small": 6 of small's 8 ok calls; openai serves two models: no one share (NaN, not 4/10)
+    assert s["provider"].tolist() == ["groq", "openai"]
+    assert s["provider_share"].iloc[0] == pytest.approx(0.75) and pd.isna(s["provider_share"].iloc[1])
+    same_split = summarize(frame[frame["provider"] == "openai"], by="optimize")["provider_share"].tolist()
+    assert same_split == ["openai 100%"]  # the models' mixes agree: said once
+    one_model = summarize(frame[frame["model_requested"] == "small"], by=["optimize", "provider"])
+    assert one_model["provider_share"].tolist() == pytest.approx([0.75, 0.25])  # as before for one model

@@ -30,8 +30,8 @@ def test_compare_prints_summary_and_writes_chart(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert rc == 0
     assert "(offline simulation): 18 calls, 18 ok" in out
-    header = next(line for line in out.splitlines() if "ttft_client_p50" in line).split()
-    assert header[:2] == ["optimize", "provider"]  # the axes that vary (one model: no model column)
+    header = next(line for line in out.splitlines() if "TTFT p50 (ms)" in line).split()
+    assert header[:2] == ["strategy", "provider"]  # the axes that vary (one model: no model column)
     assert "cost-focus" in out and "ttft-focus" in out
     assert chart.exists() and chart.stat().st_size > 5000 and f"chart written to {chart}" in out
     assert f"rows written to {rows}" in out and len(pd.read_parquet(rows)) == 18
@@ -85,7 +85,7 @@ def tasks(*kinds: str) -> list[dict[str, Any]]:
 
 def summary_lines(out: str) -> list[str]:
     lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if "ttft_client_p50" in line)
+    start = next(i for i, line in enumerate(lines) if "TTFT p50 (ms)" in line)
     end = next(i for i in range(start, len(lines)) if not lines[i].strip())
     return lines[start:end]
 
@@ -105,7 +105,7 @@ def test_jsonl_prompts_with_a_check_print_pass_rates_a_recommendation_and_answer
     assert len(sent) == 16 and {b["messages"][-1]["content"] for b in sent} == {t["prompt"] for t in rows}
     assert all("expect" not in json.dumps(b) for b in sent)  # expectations stay local
     header, *groups = summary_lines(out)
-    assert header.split()[:2] == ["optimize", "provider"] and "pass_rate" in header and "few calls" not in header
+    assert header.split()[:2] == ["strategy", "provider"] and "pass rate" in header and "few calls" not in header
     assert len(groups) == 2 and all(re.search(r"\d+% \[\d+–\d+%\]", g) for g in groups)  # rates with intervals
     assert re.search(r"^(Recommended: |No group is confirmed|Best candidate)", out, re.M)
     assert "pass rate ≥ 30%" in out and "meets_min_pass_rate" in out
@@ -128,7 +128,7 @@ def test_csv_prompts_default_to_contains_and_ci_sets_the_level(live: GatewayHand
     out = capsys.readouterr().out
     assert rc == 0 and len(chats(live)) - before == 8
     header, *groups = summary_lines(out)
-    assert header.split()[0] == "model_requested" and "pass_rate" in header and len(groups) >= 2  # contains ran
+    assert header.split()[0] == "model" and "pass rate" in header and len(groups) >= 2  # contains ran
     assert "90% interval" in out and "success rate ≥ 50%" in out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ from auriko_nb.notebook.commands import (
     NotebookSession,
     SessionStatus,
     check_slo,
+    describe_settings,
     resolve_checks,
     summary_text,
 )
@@ -90,7 +92,9 @@ def test_every_subcommand_returns_what_the_magic_shows(shell: Any, capsys: pytes
     assert (status.calls, status.ok, status.turns, status.source) == (1, 1, 1, "live")  # the key, on a loopback URL
     assert KEY not in str(status) + repr(status) + repr(session)
     run(shell, "%auriko config model=deepseek-chat max_ttft_ms=900 stream=off")
-    assert capsys.readouterr().out == f"{session.configure()!r}\n"
+    printed = capsys.readouterr().out  # what a person reads, not the Settings repr (issue 15)
+    assert printed == f"{describe_settings()}\n" and "Settings(" not in printed
+    assert "routing:    on: max TTFT 900 ms\n" in printed and "stream:     off\n" in printed
     assert (settings.model, settings.routing, settings.stream) == ("deepseek-chat", {"max_ttft_ms": 900}, False)
     assert session.reset() == 1 and session.reset() == 0
     assert type(run(shell, "%auriko routing")).__name__ == type(session.routing_panel()).__name__ == "RoutingPanel"
@@ -104,7 +108,7 @@ def test_a_script_uses_the_session_without_ipython(env: None) -> None:
         s.configure(model="llama-3.3-70b", optimize="ttft", max_tokens=20)
         r = s.client().chat("hi", stream=False)
         out = {"models": list(s.models("llama")["id"]), "provs": len(s.providers()),
-               "prices": float(s.prices("llama-3.3-70b")["input_per_1m"].min()), "me": bool(s.me()["workspace"]),
+               "prices": float(s.prices("llama-3.3-70b")["input ($ per 1M tokens)"].min()), "me": bool(s.me()["workspace"]),
                "balance": s.balance(), "log": list(s.log()["request_id"]), "rid": r.request_id,
                "status": str(s.status()), "mode": s.use("offline"),
                "ask": s.ask("hello", chat=True, stream=False).text, "turns": len(s.history),
@@ -116,7 +120,7 @@ def test_a_script_uses_the_session_without_ipython(env: None) -> None:
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["models"] == ["llama-3.3-70b"] and out["provs"] >= 8 and out["prices"] == pytest.approx(0.13)
     assert out["me"] and out["balance"] > 0 and out["log"] == [out["rid"]]
-    assert "session: 1 calls (1 ok)" in out["status"] and "API key set" in out["status"]
+    assert re.search(r"^session: +1 calls \(1 ok\)", out["status"], re.M) and "API key set" in out["status"]
     assert out["mode"] == "offline" and out["ipython"] is False
     assert out["ask"] and out["turns"] == 2 and out["compared"] == 1
 
@@ -419,8 +423,9 @@ def test_summary_text_shows_intervals_pass_rate_and_few_calls() -> None:
         "pass_rate_lo": [0.21, 0.74], "pass_rate_hi": [0.94, 1.0], "few_calls": [True, False], "ci_level": 0.95,
     })
     lines = summary_text(summary).splitlines()
-    assert lines[0].split()[:4] == ["provider", "calls", "ok", "errors"] and "pass_rate" in lines[0]
-    assert "120 ms [100–150]" in lines[1] and "67% [21–94%]" in lines[1] and lines[1].rstrip().endswith("few calls")
-    assert lines[2].lstrip().startswith("—") and "100% [74–100%]" in lines[2] and "few calls" not in lines[2]
+    assert lines[0].split()[:2] == ["provider", "calls"] and "TTFT p50 (ms)" in lines[0] and "pass rate" in lines[0]
+    assert "errors" not in lines[0]  # all zero: hidden
+    assert "120 [100–150]" in lines[1] and "67% [21–94%]" in lines[1] and "3 (few calls)" in lines[1]
+    assert "100% [74–100%]" in lines[2] and "few calls" not in lines[2]
     unchecked = summary.assign(checked=0)
-    assert "pass_rate" not in summary_text(unchecked) and summary_text(summary.iloc[:0]) == "(no results)"
+    assert "pass rate" not in summary_text(unchecked) and summary_text(summary.iloc[:0]) == "(no results)"

@@ -157,7 +157,9 @@ def test_a_comparison_reads_like_its_rows_and_shows_its_summary(client: ak.Clien
                         progress=False, max_tokens=5)
     assert len(result) == 2 and (result.status == "ok").all() and "cost_usd" in result
     assert result.loc[0, "model_requested"] == "gpt-4o-mini" and result.empty is False
-    assert "2 calls, 2 ok" in repr(result) and "model_requested" in repr(result)
+    text = repr(result)  # the headline over the display form of the summary (issue 15: headers with units)
+    assert "2 calls, 2 ok" in text and text.splitlines()[1].split()[:2] == ["model", "provider"]
+    assert "TTFT p50 (ms)" in text and "model_requested" not in text
     assert "<table" in result._repr_html_() and "deepseek-chat" in result._repr_html_()
     assert len(ak.summarize(result, by="provider")) >= 1 and not ak.pareto(result).empty
 
@@ -169,12 +171,13 @@ def test_summary_with_ci_shows_intervals_compactly_and_marks_few_calls() -> None
     summary = result.summary(ci=0.95, seed=3)
     assert summary["few_calls"].tolist() == [False, True] and (summary["ci_level"] == 0.95).all()
     assert summary.equals(result.summary(ci=0.95, seed=3))  # seeded
-    html_table = summary_html(summary)
-    assert "100 ms [100–100]" in html_table and "100% [76–100%]" in html_table  # Wilson 12/12: 12 / (12 + z²)
-    assert html_table.count("few calls") == 1 and "<th>note</th>" in html_table
+    html_table = summary_html(summary)  # the display form (issue 15): units in the headers, not in the cells
+    assert "<td>100 [100–100]</td>" in html_table and "100% [76–100%]" in html_table  # Wilson 12/12: 12 / (12 + z²)
+    assert html_table.count("few calls") == 1 and "<td>2 (few calls)</td>" in html_table  # by the count it is about
     plain = summary_html(result.summary())
-    assert "[" not in plain and "few calls" not in plain and "<td>100.0</td>" in plain
-    assert "pass_rate" in plain and "pass_rate" not in summary_html(Comparison(many).summary())  # unchecked
+    assert "[" not in plain and "few calls" not in plain and "<td>100</td>" in plain
+    assert "<th>TTFT p50 (ms)</th>" in plain and "<td>12</td>" in plain and "<td>2</td>" in plain
+    assert "pass rate" in plain and "pass rate" not in summary_html(Comparison(many).summary())  # unchecked
 
 
 def test_the_chart_draws_interval_bars_when_asked() -> None:

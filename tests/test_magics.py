@@ -17,6 +17,7 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 import auriko_nb as ak
 import auriko_nb.measure.ledger as ledger_mod
 from auriko_nb.measure.ledger import Ledger
+from auriko_nb.notebook.display import PLACEHOLDER, WAITING
 from auriko_nb.notebook.magics import AurikoMagics
 from auriko_nb.notebook.settings import settings
 from auriko_nb.offline import GatewayHandle, serve, task_set
@@ -88,7 +89,8 @@ def test_deadline_bounds_the_call_and_is_not_sent(ip: Any, gw: GatewayHandle, mo
     real = type(client)._send
 
     def spy(self: Any, prep: Any, stream: bool = False) -> Any:
-        seen.append(prep.deadline)
+        if prep.context is not None:  # the inference calls (not the model list the session reads once)
+            seen.append(prep.deadline)
         return real(self, prep, stream)
 
     monkeypatch.setattr(type(client), "_send", spy)
@@ -102,16 +104,22 @@ def test_streaming_grows_a_display_in_place_then_shows_the_footer(ip: Any, gw: G
     run(ip, "%%auriko -m gpt-4o --max-tokens 80\nTell me about streaming")
     out = outputs(ip)
     assert sent(gw)["stream"] is True
+    first = out[0]  # before the first token: a quiet waiting line, which the growing answer then replaces
+    assert not first["update"] and "waiting for the first token…" in first["data"]["text/html"]
+    assert first["data"]["text/plain"] == ""  # a saved notebook read without its updates shows nothing stale
+    assert "color:#6b7280" in first["data"]["text/html"] and first["transient"]["display_id"] == out[1]["transient"][
+        "display_id"]
     updates = [o for o in out if o["update"]]
     growing = [u["data"]["text/plain"] for u in updates[:-1]]
     assert len(growing) >= 1 and all(g for g in growing)  # the answer grew in place while streaming
     assert growing == sorted(growing, key=len) and ip.user_ns["_auriko"].text.startswith(growing[-1])
-    assert updates[-1]["data"] == {"text/plain": ""}  # the placeholder is emptied at the end
+    assert updates[-1]["data"] == {"text/plain": "", "text/html": ""}  # the placeholder is emptied at the end
     finals = [o for o in out if not o["update"] and "text/markdown" in o["data"]]
     assert finals[-1]["data"]["text/markdown"] == ip.user_ns["_auriko"].text
     footer = out[-1]["data"]["text/plain"]
     assert "openai · gpt-4o" in footer and "TTFT" in footer and "offline simulation" in footer
-    assert ip.user_ns["_auriko"].request_id in footer
+    assert ip.user_ns["_auriko"].request_id[:12] + "…" in footer and ip.user_ns["_auriko"].request_id not in footer
+    assert "no preference → cost-focus" in footer  # no strategy asked: the footer says what the gateway chose
 
 
 def test_capture_and_out_store_the_result(ip: Any) -> None:
@@ -203,7 +211,7 @@ def test_subcommands_return_what_they_say(ip: Any, capsys: pytest.CaptureFixture
     provs = run(ip, "%auriko providers")
     assert len(provs) >= 8 and {"id", "data_policy"} <= set(provs.columns)
     prices = run(ip, "%auriko prices llama-3.3-70b")
-    assert len(prices) >= 5 and prices["input_per_1m"].min() == pytest.approx(0.13)
+    assert len(prices) >= 5 and prices["input ($ per 1M tokens)"].min() == pytest.approx(0.13)
     me = run(ip, "%auriko me")
     assert me["workspace"]["id"]
     assert run(ip, "%auriko balance") > 0
@@ -245,9 +253,10 @@ def test_use_and_login(ip: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.
     ("%%auriko --tag " + "x" * 60 + "\nhi", "the limit is 50"),
     ("%%auriko\n   ", "the cell is empty"),
     ("%%auriko\nHello {{undefined_name}}", "no variable named 'undefined_name'"),
-    ("%%auriko -m no-such-model\nhi", "model_not_found"),
-    ("%%auriko --max-cost-per-1m 0.0001\nhi", "cost_constraint_exceeded"),
-    ("%%auriko --param 'X-Auriko-Fault=1' --no-stream\nhi", "unknown_field"),  # sent as is; the gateway refuses it
+    # API errors carry their own class name, not "UsageError" (issue 15)
+    ("%%auriko -m no-such-model\nhi", "NotFoundError: 404 model_not_found"),
+    ("%%auriko --max-cost-per-1m 0.0001\nhi", "BadRequestError: 400 cost_constraint_exceeded"),
+    ("%%auriko --param 'X-Auriko-Fault=1' --no-stream\nhi", "BadRequestError: 400 unknown_field"),  # the gateway refuses it
     ("%auriko frobnicate", "unknown subcommand 'frobnicate'"),
     ("%auriko config colour=blue", "expected key=value"),
     ("%auriko config max_tokens=lots", "whole number"),
@@ -264,7 +273,8 @@ def test_errors_fail_the_cell_with_one_line_and_no_key(ip: Any, cell: str, messa
     assert KEY not in text
     assert not result.success
     err_lines = [ln for ln in out.err.splitlines() if ln.strip()]
-    assert len(err_lines) == 1 and err_lines[0].startswith("UsageError: ") and message in err_lines[0]
+    label = message.split(":")[0] + ": " if message.split(":")[0].endswith("Error") else "UsageError: "
+    assert len(err_lines) == 1 and err_lines[0].startswith(label) and message in err_lines[0]
     assert "Traceback" not in out.err + out.out
     assert len(ip.user_ns["_magics"].state.records) >= before  # nothing collected is lost
 
@@ -305,9 +315,9 @@ def test_compare_subcommand_opens_the_panel(ip: Any) -> None:
 # -- the footer -------------------------------------------------------------------------------------------------
 
 FOOTER = re.compile(
-    r"^(?P<provider>[\w-]+) · (?P<model>[\w.-]+) · (?P<strategy>[\w-]+) · "
+    r"^(?P<provider>[\w-]+) · (?P<model>[\w.-]+) · (?:(?P<asked>[\w -]+) → )?(?P<strategy>[\w-]+) · "
     r"(?:TTFT (?P<ttft_server>\d+) ms \(server\) · TTFT (?P<ttft_client>\d+) ms \(client\) · )?latency (?P<latency>\d+) ms · "
-    r"(?P<prompt>\d+)→(?P<completion>\d+) tokens · \$(?P<cost>\d+\.\d{6}) · (?P<request_id>req_[0-9a-f]{24}) · "
+    r"(?P<prompt>\d+)→(?P<completion>\d+) tokens · \$(?P<cost>\d+\.\d{6}) · (?P<request_id>req_[0-9a-f]{8})… · "
     r"offline simulation(?P<warnings> · ⚠ .+)?$")
 QUIET, WARNING_COLOUR = "#6b7280", "#b45309"
 
@@ -336,7 +346,8 @@ def test_footer_shows_every_field_of_the_call(ip: Any, gw: GatewayHandle, stream
     res, rec = ip.user_ns["_auriko"], chat_records(gw)[-1]
     footer, m = footer_of(ip)
     assert (m["provider"], m["model"], m["strategy"]) == ("groq", "llama-3.3-70b", "ttft") and rec["provider"] == "groq"
-    assert m["request_id"] == rec["request_id"] == res.request_id  # the id the gateway gave this very call
+    assert rec["request_id"] == res.request_id  # the id the gateway gave this very call, shortened in the footer:
+    assert res.request_id.startswith(m["request_id"]) and len(m["request_id"]) == 12 and m["asked"] is None
     latency = int(m["latency"])
     assert latency == round(res.latency_ms)
     if not stream:  # a non-streamed answer has no first token: the footer shows its latency alone
@@ -365,6 +376,7 @@ def test_footer_marks_a_dropped_parameter(ip: Any, gw: GatewayHandle, stream: bo
     assert res.warnings == [warning]
     footer, m = footer_of(ip)
     assert m["provider"] == "groq" and m["warnings"] == f" · ⚠ {warning}"  # seed was kept: not flagged
+    assert (m["asked"], m["strategy"]) == ("no preference", "cost-focus")  # asked nothing: the gateway's default
     assert footer["text/html"] == (f'<div style="font-size:0.85em;color:{WARNING_COLOUR}">'
                                    f'{html.escape(footer["text/plain"])}</div>')
     assert "⚠ parameter_dropped: logprobs" in footer["text/html"]
@@ -374,14 +386,14 @@ def test_footer_marks_a_dropped_parameter(ip: Any, gw: GatewayHandle, stream: bo
 
 def answers(ip: Any) -> list[dict[str, Any]]:
     """What the cell left on screen before its footer (the emptied stream placeholder aside)."""
-    shown = [o["data"] for o in outputs(ip) if not o["update"] and o["data"] != {"text/plain": ""}]
+    shown = [o["data"] for o in outputs(ip) if not o["update"] and o["data"] not in ({"text/plain": ""}, PLACEHOLDER, WAITING)]
     assert "offline simulation" in shown[-1]["text/plain"]  # the footer comes last
     return shown[:-1]
 
 
 def growing(ip: Any) -> list[dict[str, Any]]:
     """The in-place updates of a streamed answer while it grew."""
-    return [o["data"] for o in outputs(ip) if o["update"] and o["data"] != {"text/plain": ""}]
+    return [o["data"] for o in outputs(ip) if o["update"] and o["data"] not in ({"text/plain": ""}, PLACEHOLDER)]
 
 
 def fenced(text: str) -> str:
@@ -517,8 +529,8 @@ def limited_gw() -> Iterator[GatewayHandle]:
         yield g
 
 
-def failed_cell(ip: Any, cell: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """Run a cell that must fail with one UsageError line, no traceback, nothing displayed and no key shown."""
+def failed_cell(ip: Any, cell: str, capsys: pytest.CaptureFixture[str], label: str = "UsageError") -> str:
+    """Run a cell that must fail with one `label: ...` line, no traceback, nothing displayed and no key shown."""
     capsys.readouterr()
     result = ip.run_cell(cell)
     assert not result.success
@@ -527,7 +539,7 @@ def failed_cell(ip: Any, cell: str, capsys: pytest.CaptureFixture[str]) -> str:
     assert KEY not in everything and BAD_KEY not in everything and "Bearer" not in everything
     assert "Traceback" not in everything and not outputs(ip)
     lines = [ln for ln in out.err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("UsageError: "), out.err
+    assert len(lines) == 1 and lines[0].startswith(f"{label}: "), out.err
     return lines[0]
 
 
@@ -536,10 +548,10 @@ def test_invalid_key_fails_the_cell_with_401_and_a_hint(ip: Any, gw: GatewayHand
                                                         monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("AURIKO_API_KEY", BAD_KEY)  # not an ak_ key: the gateway refuses it
-    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys)
+    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys, "AuthenticationError")
     rec = chat_records(gw)[-1]
     assert rec["status"] == 401 and rec["body"] is None  # refused before the body was read
-    assert line.startswith("UsageError: 401 invalid_api_key: Invalid API key")
+    assert line.startswith("AuthenticationError: 401 invalid_api_key: Invalid API key")
     assert "hint: Create a key in the Auriko dashboard" in line
     assert line.endswith(f"request id {rec['request_id']})") and "request id req_" in line
     last = ip.user_ns["_magics"].state.records[-1]
@@ -554,10 +566,10 @@ def test_rate_limit_fails_the_cell_with_429_after_the_retries(ip: Any, limited_g
     monkeypatch.setenv("AURIKO_BASE_URL", limited_gw.base_url)  # every call there is rate limited
     monkeypatch.setattr("auriko_nb.client.clients.backoff_delay", lambda *a, **k: 0.0)  # the retries, without the waits
     before = len(chat_records(limited_gw))
-    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys)
+    line = failed_cell(ip, f"%%auriko{no_stream(stream)}\nhi", capsys, "RateLimitError")
     tries = chat_records(limited_gw)[before:]
     assert [(r["status"], r["fault"]) for r in tries] == [(429, "rate_limit")] * 3
-    assert line.startswith("UsageError: 429 rate_limit_exceeded: Rate limit exceeded. Retry after")
+    assert line.startswith("RateLimitError: 429 rate_limit_exceeded: Rate limit exceeded. Retry after")
     assert "after 3 attempts" in line and line.endswith(f"request id {tries[-1]['request_id']})")
     assert "hint:" not in line  # the gateway gives none for a rate limit
     last = ip.user_ns["_magics"].state.records[-1]
@@ -582,14 +594,14 @@ def test_compare_with_expect_and_check_shows_pass_rates_and_a_recommendation(ip:
     ok = result.rows[result.rows["status"] == "ok"]
     assert ok["passed"].notna().all() and len(ok) == 6
     shown = texts(ip)
-    table = next(t for t in shown if "pass_rate" in t)  # the summary with intervals and the pass rate
+    table = next(t for t in shown if "pass rate" in t)  # the summary with intervals and the pass rate
     header, *lines = table.splitlines()
-    assert header.split()[:2] == ["optimize", "provider"] and "ttft_client_p50" in header
+    assert header.split()[:2] == ["strategy", "provider"] and "TTFT p50 (ms)" in header
     assert len(lines) == 2 and all(re.search(r"\d+% \[\d+–\d+%\]", ln) for ln in lines)
     assert all("few calls" in ln for ln in lines)  # 3 calls per group: the intervals are flagged
     html_table = next(o["data"]["text/html"] for o in outputs(ip) if "text/html" in o["data"]
                       and "auriko-summary" in o["data"]["text/html"])
-    assert "pass_rate" in html_table and "few calls" in html_table
+    assert "<th>pass rate</th>" in html_table and "few calls" in html_table
     assert any("No constraints given: cost-focus / deepinfra is the cheapest group" in t for t in shown)
     assert any("image/png" in o["data"] for o in outputs(ip))
 

@@ -78,12 +78,12 @@ def assert_labelled(ax: Axes, x_unit: str | None, y_unit: str) -> None:
     assert y_unit in ax.get_ylabel()
 
 
-def test_cost_vs_ttft_one_scatter_per_provider_and_the_frontier(df: pd.DataFrame, ax: Axes) -> None:
+def test_cost_vs_ttft_one_scatter_per_provider_and_strategy_and_the_frontier(df: pd.DataFrame, ax: Axes) -> None:
+    # API change (issue 15): one scatter per (provider, strategy), coloured by provider, marked by strategy
     assert plots.cost_vs_ttft(df, ax=ax) is ax
-    assert_labelled(ax, "USD", "ms")
-    assert len(ax.collections) == 3  # fireworks, groq, openai
+    assert_labelled(ax, "per 1k calls ($)", "ms")
     labels = [c.get_label() for c in ax.collections]
-    assert labels == ["fireworks", "groq", "openai"]
+    assert labels == ["fireworks · ttft", "groq · cost", "openai · balanced", "openai · cost", "openai · ttft"]
     groq = ax.collections[1].get_offsets()
     assert np.asarray(groq).tolist() == [[0.001, 300.0], [0.001, 320.0]]
     frontier = [ln for ln in ax.get_lines() if "Pareto" in str(ln.get_label())]
@@ -224,7 +224,7 @@ def checked_rows() -> pd.DataFrame:
 def test_pass_rate_vs_cost_one_point_per_group_with_wilson_bars(ax: Axes) -> None:
     d = checked_rows()
     assert plots.pass_rate_vs_cost(d, ax=ax) is ax
-    assert_labelled(ax, "USD", "pass rate")
+    assert_labelled(ax, "per 1k calls ($)", "pass rate")
     points = sorted(tuple(np.asarray(c.get_offsets())[0]) for c in ax.collections if isinstance(c, PathCollection))
     assert np.allclose(points, [(0.001, 0.6), (0.004, 0.9)])
     (bars,) = error_bars(ax)
@@ -244,3 +244,127 @@ def test_pass_rate_vs_cost_one_point_per_group_with_wilson_bars(ax: Axes) -> Non
 def test_pass_rate_vs_cost_without_checked_calls_says_so(df: pd.DataFrame, ax: Axes) -> None:
     plots.pass_rate_vs_cost(df, ax=ax)
     assert texts(ax) == ["no checked calls with a cost to plot"]
+
+
+# -- issue 15: what a person sees ---------------------------------------------------------------------------
+
+def cheap_rows() -> pd.DataFrame:
+    """Costs of ~$0.00002 a call in a narrow band (matplotlib's default ticks: 0.00002 with a 1e-5 offset)."""
+    rows = []
+    for i in range(12):
+        strategy, provider = [("cost", "groq"), ("ttft", "fireworks"), ("balanced", "openai")][i % 3]
+        rows.append(call(i, strategy, provider, cost=2.0e-5 + 1e-7 * i, ttft_c=100.0 + 20 * (i % 3) + i)
+                    | {"passed": i % 2 == 0})
+    return pd.DataFrame(rows)
+
+
+def drawn(ax: Axes) -> Axes:
+    """`ax` after a real Agg draw (a bare Figure's canvas draws nothing, so no offset text would be set)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    FigureCanvasAgg(fig).draw()
+    return ax
+
+
+def point_charts(d: pd.DataFrame) -> list[Axes]:
+    out = []
+    for chart, kwargs in ((plots.cost_vs_ttft, {}), (plots.cost_vs_ttft, {"ci": 0.95}), (plots.pass_rate_vs_cost, {})):
+        fig = Figure(figsize=(7, 4.2), dpi=100)
+        out.append(drawn(chart(d, ax=fig.add_subplot(), **kwargs)))
+    return out
+
+
+def test_cost_ticks_read_as_dollars_per_1k_calls_without_offset() -> None:
+    for ax in point_charts(cheap_rows()):
+        assert ax.get_xlabel() == "cost per 1k calls ($)"
+        assert ax.xaxis.get_offset_text().get_text() == ""
+        locs = ax.get_xticks()
+        shown = [t.get_text() for t in ax.get_xticklabels()]
+        assert len(shown) == len(locs) >= 2
+        assert all(t and "e" not in t.lower() and "×" not in t for t in shown), shown
+        assert [float(t.replace("\u2212", "-")) for t in shown] == pytest.approx([x * 1000 for x in locs], abs=1e-9)
+        inside = [t for t, x in zip(shown, locs, strict=True) if ax.get_xlim()[0] <= x <= ax.get_xlim()[1]]
+        assert any(t.startswith("0.02") for t in inside), shown  # $0.00002 a call is $0.02 per 1k calls
+        assert len(set(shown)) == len(shown)  # enough decimals to tell the ticks apart
+
+
+def test_the_legend_covers_no_point() -> None:
+    for ax in point_charts(cheap_rows()):
+        legend = ax.get_legend()
+        assert legend is not None
+        box = legend.get_window_extent()
+        points = [ax.transData.transform(np.asarray(c.get_offsets())) for c in ax.collections
+                  if isinstance(c, PathCollection)]
+        points += [ax.transData.transform(np.asarray(ln.get_xydata())) for ln in ax.get_lines()]
+        xy = np.vstack(points)
+        assert len(xy) >= 3
+        inside = (xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1) & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)
+        assert not inside.any(), xy[inside]
+        assert not box.overlaps(ax.get_window_extent())  # beside the axes, not over them
+
+
+def test_each_point_is_identifiable_by_colour_and_marker() -> None:
+    ax = point_charts(cheap_rows())[0]
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]
+    looks = {(tuple(np.round(c.get_facecolor()[0][:3], 3)), c.get_paths()[0].vertices.tobytes()) for c in scatters}
+    assert len(looks) == len(scatters) == 3  # one look per provider × strategy
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:4] == ["provider", "fireworks", "groq", "openai"]
+    assert legend[4:8] == ["strategy", "balanced", "cost", "ttft"]
+    assert ax.get_legend().get_texts()[0].get_fontweight() == "bold"
+    # the frontier's open diamonds are a marker no call point uses
+    assert all(ln.get_marker() == "D" for ln in ax.get_lines() if "Pareto" in str(ln.get_label()))
+    assert "D" not in plots.MARKERS
+
+
+def merged_rows() -> pd.DataFrame:
+    rows = []
+    for i in range(4):  # two strategies pick groq and land on one point
+        rows.append(call(i, "cost" if i < 2 else "cost-focus", "groq", cost=0.001, ttft_c=300 + 20 * (i % 2)))
+    rows += [call(4 + i, "ttft", "fireworks", cost=0.006, ttft_c=90 + 20 * i) for i in range(2)]
+    return pd.DataFrame(rows)
+
+
+def test_a_merged_frontier_point_names_every_group_at_it(ax: Axes) -> None:
+    plots.cost_vs_ttft(merged_rows(), ax=ax)
+    labels = texts(ax)
+    assert "cost, cost-focus · groq" in labels and "ttft · fireworks" in labels
+    assert len(labels) == 2  # one label per point, not two stacked at the same place
+    (front,) = [ln for ln in ax.get_lines() if "Pareto" in str(ln.get_label())]
+    assert np.asarray(front.get_xydata()).tolist() == [[0.001, 310.0], [0.001, 310.0], [0.006, 100.0]]
+
+
+def test_frontier_points_sit_at_the_statistics_their_labels_state(ax: Axes) -> None:
+    costs, ttfts = [0.001, 0.001, 0.004], [100.0, 110.0, 400.0]  # mean cost 0.002, p50 TTFT 110 (mean 203.3)
+    d = pd.DataFrame([call(i, "cost", "groq", cost=c, ttft_c=t) for i, (c, t) in enumerate(zip(costs, ttfts, strict=True))]
+                     + [call(9, "ttft", "fireworks", cost=0.01, ttft_c=50.0)])
+    drawn(plots.cost_vs_ttft(d, ax=ax))
+    (front,) = [ln for ln in ax.get_lines() if "Pareto" in str(ln.get_label())]
+    assert "mean cost, p50 TTFT" in str(front.get_label())
+    assert ax.get_xlabel() == "cost per 1k calls ($)" and ax.get_ylabel() == "TTFT, client (ms)"
+    assert np.allclose(np.asarray(front.get_xydata()), [[0.002, 110.0], [0.01, 50.0]])
+    # read through the axis, the point is at $2 per 1k calls: the group's mean cost × 1000
+    assert ax.xaxis.get_major_formatter().format_data_short(0.002) == "$2 per 1k calls"
+
+
+def test_new_figures_have_a_capped_height_and_hold_their_legend(df: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    for chart in (plots.cost_vs_ttft, plots.pass_rate_vs_cost):
+        ax = chart(checked_rows() if chart is plots.pass_rate_vs_cost else df)
+        fig = ax.figure
+        try:
+            assert fig.get_figheight() <= 4.5 and fig.get_figwidth() >= 7
+            fig.canvas.draw()  # type: ignore[union-attr]
+            box, frame = ax.get_legend().get_window_extent(), fig.bbox  # type: ignore[union-attr]
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 + 1 and frame.y0 <= box.y0 and box.y1 <= frame.y1 + 1
+        finally:
+            plt.close(fig)  # type: ignore[arg-type]
+
+
+def test_the_panel_chart_still_draws(df: pd.DataFrame) -> None:
+    from auriko_nb.notebook.widgets._chart import chart_png
+
+    assert chart_png(df).startswith(b"\x89PNG")

@@ -470,10 +470,12 @@ async def test_checks_give_pass_rates_intervals_a_recommendation_and_answers(cli
             f"optimize == {g['optimize']!r}")["passed"].mean())
         assert 0 <= g["pass_rate_lo"] <= g["pass_rate"] <= g["pass_rate_hi"] <= 1
     table = panel.table.value
-    assert "<th>pass_rate</th>" in table and "<th>cost_per_pass_usd</th>" in table
-    assert re.search(r"<td>\d+ ms \[\d+–\d+\]</td>", table), table  # e.g. "812 ms [640–990]"
+    # the display form (issue 15, point 4): headers with units; the raw columns stay in `panel.summary`
+    assert "<th>pass rate</th>" in table and "<th>TTFT p50 (ms)</th>" in table
+    assert "cost_per_pass_usd" in summary.columns
+    assert re.search(r"<td>[\d,]+ (ms )?\[[\d,]+–[\d,]+\]</td>", table), table  # e.g. "812 [640–990]"
     assert re.search(r"<td>\d+% \[\d+–\d+%\]</td>", table), table  # e.g. "80% [49–94%]"
-    assert "<th>note</th>" in table and "few calls" not in table  # 18 calls a group: enough for intervals
+    assert "few calls" not in table  # 18 calls a group: enough for intervals
 
     # the recommendation line: with no SLO, the cheapest group, with a note on how to set one
     rec = panel.recommendation
@@ -561,7 +563,7 @@ async def test_without_checks_a_pass_rate_slo_says_why_there_is_no_recommendatio
         client: ak.Client, ledger: Ledger) -> None:
     panel = make_panel(client, ledger, models=("gpt-4o-mini",), strategies=("cost", "ttft"), prompts="hi")
     await panel.run_async()
-    assert "<th>pass_rate</th>" not in panel.table.value  # nothing was checked: no pass-rate column
+    assert "<th>pass rate</th>" not in panel.table.value  # nothing was checked: no pass-rate column
     assert "cheapest" in panel.recommendation_line.value
     assert "auriko-answers" in panel.answers_table.value and "✔" not in panel.answers_table.value
     panel.min_pass_rate.value = 90
@@ -569,3 +571,105 @@ async def test_without_checks_a_pass_rate_slo_says_why_there_is_no_recommendatio
     assert panel.recommendation_line.value.startswith('<span style="color:#a15c00">No recommendation: ')
     assert "no call was checked" in panel.recommendation_line.value
     assert panel.error == ""  # a recommendation that cannot be made is not an input error
+
+
+# -- what a person sees (issue 15: points 5-9) --------------------------------------------------------------------
+
+def test_the_summary_table_scrolls_inside_its_own_box(client: ak.Client, ledger: Ledger) -> None:
+    """Point 5: a table wider than the panel scrolls in its own box instead of widening the panel's tab."""
+    panel = make_panel(client, ledger, strategies=("cost",), prompts="hi")
+    panel.run_button.click()
+    box = re.search(r'<div class="auriko-scroll-box auriko-panel-table" style="([^"]*)">\s*<table', panel.table.value)
+    assert box is not None, panel.table.value[:300]
+    assert "overflow-x:auto" in box.group(1) and "max-width:100%" in box.group(1)
+    assert panel.table.value.rstrip().endswith("</table></div>")  # the whole table is inside the box
+    # the HTML widget's content may shrink below the table's width, so the box (not the tab) scrolls
+    assert ".jupyter-widget-html-content:has(> .auriko-scroll-box) { min-width: 0; }" in panel.table.value
+    summary_tab = panel.tabs.children[0]
+    for widget in (panel.table, summary_tab, panel.tabs, panel.answers_table):
+        assert widget.layout.max_width == "100%" and widget.layout.width == "100%"
+    assert 'class="auriko-scroll-box" style="overflow-x:auto;max-width:100%"' in panel.answers_table.value
+    assert "auriko-answers" in panel.answers_table.value
+
+
+def test_the_chart_is_hidden_until_drawn_and_shown_at_its_own_size(client: ak.Client, ledger: Ledger) -> None:
+    """Points 6 and 7: no broken-image icon on the empty panel; the PNG is drawn at twice the CSS size it is shown
+    at (sharp, never stretched), with a height that fits under the table."""
+    from auriko_nb.notebook.widgets._chart import CHART_DENSITY, png_size
+
+    panel = make_panel(client, ledger, strategies=("cost", "ttft"), prompts="hi")
+    assert panel.chart.value == b"" and panel.chart.layout.display == "none"
+    panel.budget.value = 1e-9  # a run that cannot start draws nothing: still hidden
+    panel.run_button.click()
+    assert "exceeds budget" in panel.error and panel.chart.layout.display == "none"
+    panel.budget.value = 0
+    panel.run_button.click()
+    png = bytes(panel.chart.value)
+    assert png.startswith(PNG) and panel.chart.layout.display == ""
+    width, height = png_size(png)
+    css_width, css_height = int(panel.chart.width), int(panel.chart.height)
+    assert CHART_DENSITY == 2 and (width, height) == (2 * css_width, 2 * css_height)
+    assert 600 <= css_width <= 800 and 300 <= css_height <= 420
+    assert panel.chart.layout.max_width == "100%" and panel.chart.layout.height == "auto"  # narrower: scaled down
+
+
+def strategy_help_of(panel: ComparePanel, strategy: str | None) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", panel.strategy_help[strategy].value))
+
+
+def test_the_inputs_explain_themselves(client: ak.Client, ledger: Ledger) -> None:
+    """Point 8: how to pick several models, what each strategy does, and that a budget of 0 is no limit."""
+    panel = make_panel(client, ledger)
+    shown = "\n".join(widget_texts(panel.widget))
+    assert "Ctrl/⌘-click to pick several" in shown
+    assert len(panel.models.options) == 10 and panel.models.rows == 10  # every model visible, no hidden ones
+    texts = {s: strategy_help_of(panel, s) for s in panel.strategy_boxes}
+    assert texts["cost"] == "favours a low price, still weighs the others"
+    assert texts["cost-focus"] == "almost only the price (the gateway's default)"
+    assert texts["balanced"] == "weighs price, first token and throughput equally"
+    assert "gateway's default (cost-focus)" in texts[None]
+    assert len(set(texts.values())) == len(texts) == 8  # one distinct line each
+    for s, box in panel.strategy_boxes.items():
+        assert box.tooltip == texts[s]
+    assert panel.budget.value == 0 and "no limit" in panel.budget_note.value
+    panel.budget.value = 0.5
+    assert "no limit" not in panel.budget_note.value and "$0.5" in panel.budget_note.value
+    panel.budget.value = 0
+    assert "no limit" in panel.budget_note.value
+
+
+async def test_the_estimate_line_before_a_run_and_the_time_left_during_it(client: ak.Client, ledger: Ledger) -> None:
+    """Point 8: "N calls, about $X" before Run (the directory prices the sweep plans with); while it runs, the
+    time left from the rate so far; a note of an earlier run is cleared when the next run starts."""
+    from auriko_nb.notebook.widgets._estimate import money
+
+    panel = make_panel(client, ledger)  # 3 prompts × 2 models × 5 strategies
+    line = html.unescape(panel.estimate.value)
+    m = re.search(r">30 calls, about (\$[\d.]+)<", line)
+    assert m is not None, line
+    panel.repeats.value = 2
+    assert ">60 calls, about $" in panel.estimate.value
+    panel.repeats.value = 1
+    seen: list[str] = []
+    panel.estimate.observe(lambda change: seen.append(change["new"]), names="value")
+    await panel.run_async()
+    sweep = panel.sweep
+    assert sweep is not None and sweep.estimate_usd is not None
+    assert m.group(1) == money(sweep.estimate_usd)  # the sweep's own estimate, as shown before the run
+    left = [s for s in seen if " s left" in s]
+    assert left and all(s.startswith('<span style="color:#666">30 calls, about $') for s in left), seen
+    assert re.search(r" · about \d+ s left<", left[0])
+    assert ">30 calls, about $" in panel.estimate.value and "left" not in panel.estimate.value  # after: the plan
+    # a note of an earlier run goes when the next run starts
+    assert panel.export(Path(ledger.path).with_suffix(".csv")) is not None and "wrote 30 rows" in panel.export_note.value
+    panel.models.value = ("gpt-4o-mini",)
+    panel.strategy_boxes["ttft"].value = False
+    await panel.run_async()
+    assert panel.export_note.value == "" and len(rows(panel)) == 12
+    # nothing to run: no estimate; a model without a directory price is named
+    panel.prompts.value = ""
+    assert panel.estimate.value == ""
+    panel.prompts.value = "hi"
+    panel.models.options = (*panel.models.options, "no-such-model")
+    panel.models.value = ("gpt-4o-mini", "no-such-model")
+    assert re.search(r">8 calls, about \$[\d.]+ \(no price for no-such-model\)<", panel.estimate.value)

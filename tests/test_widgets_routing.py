@@ -136,9 +136,10 @@ def test_include_and_exclude_overlapping_is_applied_with_a_warning(panel: Routin
 def test_external_changes_to_the_settings_update_the_widgets(panel: RoutingPanel, gw: GatewayHandle) -> None:
     settings.routing = {"optimize": "tps", "max_cost_per_1m": 2.5, "exclude_providers": ["groq"],
                         "data_policy": "no_training", "tier": "priority"}
-    assert panel.strategy.value == "tps" and panel.max_cost_per_1m.value == 2.5
+    # the limit fields are text (issue 15: empty, not 0, when unset): 2.5 shows as "2.5"
+    assert panel.strategy.value == "tps" and panel.max_cost_per_1m.value == "2.5"
     assert panel.exclude_providers.value == ("groq",) and panel.data_policy.value == "no_training"
-    assert panel.max_ttft_ms.value == 0 and panel.providers.value == ()
+    assert panel.max_ttft_ms.value == "" and panel.providers.value == ()
     assert json.loads(preview(panel)) == settings.routing
     # a field the panel does not edit survives an edit made in the panel
     panel.max_ttft_ms.value = 600
@@ -261,3 +262,60 @@ def test_in_a_real_kernel_the_toggle_changes_the_next_cell(gw: GatewayHandle) ->
 def next_call_body(gw: GatewayHandle) -> Any:
     """The body of the last chat request the gateway received."""
     return [r for r in gw.stats.requests if r["path"].endswith("/chat/completions")][-1]["body"]
+
+
+def test_unset_limits_show_empty_fields_and_typed_text_is_read_as_numbers(panel: RoutingPanel, gw: GatewayHandle) -> None:
+    """Issue 15: an unset limit is an empty field with the placeholder "unset", not "0" ("max TTFT 0 ms")."""
+    limits = (panel.max_ttft_ms, panel.max_cost_per_1m, panel.min_throughput_tps)
+    assert [box.value for box in limits] == ["", "", ""]
+    assert all(box.placeholder == "unset" for box in limits)
+    assert "0" not in [box.value for box in limits]
+    panel.strategy.value = "cost"
+    panel.max_ttft_ms.value = " 800 "  # as typed in the browser
+    panel.min_throughput_tps.value = "12.5"
+    assert next_call_routing(gw) == {"optimize": "cost", "max_ttft_ms": 800, "min_throughput_tps": 12.5}
+    panel.max_ttft_ms.value = ""  # cleared: unset again
+    assert settings.routing == {"optimize": "cost", "min_throughput_tps": 12.5}
+    panel.min_throughput_tps.value = "fast"
+    assert panel.error == "not applied: min tokens/s: 'fast' is not a number (leave it empty for unset)"
+    assert settings.routing == {"optimize": "cost", "min_throughput_tps": 12.5}  # unchanged
+    panel.min_throughput_tps.value = "0"  # 0 still means unset
+    assert panel.error == "" and settings.routing == {"optimize": "cost"}
+    panel.max_ttft_ms.value = "-5"
+    assert panel.error.startswith("not applied: ") and "max_ttft_ms" in panel.error and "\n" not in panel.error
+    panel.max_ttft_ms.value = "2.5"
+    assert "not a whole number" in panel.error
+    settings.routing = {"max_ttft_ms": 1200, "min_throughput_tps": 30.0}  # set from code: shown as typed numbers
+    assert [box.value for box in limits] == ["1200", "", "30"]
+
+
+def test_no_label_is_cut_off(panel: RoutingPanel) -> None:
+    """Every described control shows its whole description (description_width "initial")."""
+    described = [panel.strategy, *panel.weights.values(), panel.max_ttft_ms, panel.max_cost_per_1m,
+                 panel.min_throughput_tps, panel.providers, panel.exclude_providers, panel.data_policy]
+    for control in described:
+        assert control.description and control.style.description_width == "initial", control.description
+    assert panel.max_ttft_ms.description == "max TTFT (ms)"
+    assert panel.enabled.layout.width == "auto"  # the toggle is as wide as "routing: nothing to switch"
+
+
+def test_with_nothing_set_the_switch_says_it_has_nothing_to_switch(panel: RoutingPanel, gw: GatewayHandle) -> None:
+    """Issue 15: with strategy "(none)" and no option the on/off switch changed nothing and did not say so."""
+    assert panel.strategy.value == "" and settings.routing == {}
+    assert panel.enabled.disabled and panel.enabled.description == "routing: nothing to switch"
+    assert panel.enabled.tooltip.startswith("no strategy or option is set")
+    assert "gateway's default (cost-focus)" in html.unescape(panel.strategy_help.value)
+    panel.strategy.value = "ttft-focus"
+    assert not panel.enabled.disabled and panel.enabled.description == "routing on"
+    assert "almost only the time to first token" in panel.strategy_help.value
+    panel.enabled.value = False
+    assert panel.enabled.description == "routing off" and next_call_routing(gw) is None
+    panel.enabled.value = True
+    panel.strategy.value = ""  # back to (none), but a limit alone is something to switch
+    panel.max_ttft_ms.value = "900"
+    assert not panel.enabled.disabled and panel.enabled.description == "routing on"
+    assert next_call_routing(gw) == {"max_ttft_ms": 900}
+    panel.max_ttft_ms.value = ""
+    assert panel.enabled.disabled and panel.enabled.description == "routing: nothing to switch"
+    settings.routing = {"tier": "priority"}  # a field set elsewhere: the switch switches it
+    assert not panel.enabled.disabled and panel.enabled.description == "routing on"

@@ -10,7 +10,10 @@ from ..types.chat import ChatCompletion
 from ..types.responses import Response
 from ..types.routing_metadata import RoutingMetadata
 from .headers import ResponseHeaders
-from .records import CallContext, make_record
+from .records import CallContext, make_record, requested_strategy
+
+REQUEST_ID_SHOWN = 8
+"""How many characters of the request id (after its `req_` prefix) the footer shows; `Result.request_id` has it all."""
 
 
 @dataclass
@@ -119,15 +122,16 @@ class Result:
                 f"request_id={self.request_id!r})")
 
     def footer(self) -> str:
-        """One line: provider · model · strategy · TTFT · latency · tokens · cost · request id.
+        """One line: provider · model · strategy · TTFT · latency · tokens · cost · request id (shortened).
 
-        TTFT appears for streamed calls only: a non-streamed answer arrives whole, so it shows latency alone.
+        TTFT appears for streamed calls only: a non-streamed answer arrives whole, so it shows latency alone. When the
+        gateway resolved a different strategy from the one asked for, both show ("no preference → cost-focus").
         """
         rm = self.routing_metadata
         streamed = self.context.stream
         parts: list[str] = []
         if rm:
-            parts += [p for p in (rm.provider, rm.model_canonical, rm.routing_strategy) if p]
+            parts += [p for p in (rm.provider, rm.model_canonical, self._strategy_shown()) if p]
             if streamed and rm.ttft_ms is not None:
                 parts.append(f"TTFT {rm.ttft_ms:.0f} ms (server)")
         if streamed and self.ttft_ms is not None:
@@ -139,11 +143,27 @@ class Result:
             parts.append(f"{rec['prompt_tokens']}→{rec['completion_tokens']} tokens")
         if self.cost_usd is not None:
             parts.append(f"${self.cost_usd:.6f}")
+        if self.context.endpoint == "responses":
+            parts.append("Responses API")
         if self.request_id:
-            parts.append(self.request_id)
+            parts.append(short_request_id(self.request_id))
         if self.offline:
             parts.append("offline simulation")
         line = " · ".join(parts)
         if self.warnings:
             line += " · ⚠ " + "; ".join(self.warnings)
         return line
+
+    def _strategy_shown(self) -> str | None:
+        """The strategy the gateway used, preceded by the one asked for when they differ."""
+        resolved = self.routing_metadata.routing_strategy if self.routing_metadata else None
+        asked = requested_strategy(self.context.model_requested, self.context.routing)
+        if resolved is None or asked == resolved:
+            return resolved
+        return f"{asked or 'no preference'} → {resolved}"
+
+
+def short_request_id(request_id: str) -> str:
+    """The request id as the footer shows it: its first characters and "…" (enough to tell calls apart)."""
+    keep = REQUEST_ID_SHOWN + (4 if request_id.startswith("req_") else 0)
+    return request_id if len(request_id) <= keep + 1 else request_id[:keep] + "…"

@@ -18,12 +18,13 @@ from .ledger import coerce_types
 from .stats import bootstrap_ci, check_level, number_column, passed_values, streamed, wilson
 
 __all__ = ["summarize", "pareto", "streamed", "varying_axes", "as_frame", "passed_values", "SUMMARY_COLUMNS",
-           "INTERVAL_COLUMNS", "CI_METRICS", "MIN_CALLS", "MODEL", "STRATEGY", "PROVIDER", "PROMPT"]
+           "INTERVAL_COLUMNS", "CI_METRICS", "MIN_CALLS", "MODEL", "STRATEGY", "PROVIDER", "PROMPT", "RESOLVED"]
 
 MODEL, STRATEGY, PROVIDER, PROMPT = "model_requested", "optimize", "provider", "prompt_id"  # the comparison axes
+RESOLVED = "resolved_strategy"  # summary column: the strategy the gateway applied (`routing_strategy`) per group
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "calls", "ok", "errors", "cancelled", "success_rate", "checked", "pass_rate", "ttft_server_p50",
+    RESOLVED, "calls", "ok", "errors", "cancelled", "success_rate", "checked", "pass_rate", "ttft_server_p50",
     "ttft_server_p95", "ttft_client_p50", "ttft_client_p95", "latency_p50", "latency_p95", "throughput_mean",
     "cost_mean_usd", "cost_total_usd", "cost_per_1k_output_tokens_usd", "cost_per_pass_usd", "provider_share",
 )
@@ -78,12 +79,37 @@ def _by_list(by: str | Sequence[str]) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
 
 
-def _share_text(counts: pd.Series) -> str:
-    """Ok-call counts by (group..., provider) -> 'openai 60%, groq 40%' (largest first, ties by name)."""
-    total = counts.sum()
-    names = counts.index.get_level_values(-1).astype(str)
-    items = sorted(((n, int(v)) for n, v in zip(names, counts, strict=True) if v > 0), key=lambda kv: (-kv[1], kv[0]))
+def _share_text(names: Sequence[str], counts: Sequence[int], *, plain_single: bool = False) -> str:
+    """Counts by name -> 'openai 60%, groq 40%' (largest first, ties by name); with `plain_single`, one name alone
+    reads as just that name."""
+    items = sorted(((str(n), int(v)) for n, v in zip(names, counts, strict=True) if v > 0),
+                   key=lambda kv: (-kv[1], kv[0]))
+    if plain_single and len(items) == 1:
+        return items[0][0]
+    total = sum(v for _, v in items)
     return ", ".join(f"{name} {v / total:.0%}" for name, v in items)
+
+
+def _mix_by_group(w: pd.DataFrame, codes: np.ndarray, n: int, values: pd.Series | str, *,
+                  rows: np.ndarray | None = None, plain_single: bool = False, per_model: bool = True) -> pd.Series:
+    """Per group code 0..n-1, the mix of `values` (a column of `w`) over the chosen `rows` (default: all; NA values
+    skipped) as a share text; with `per_model`, one per model ("m1: a 100%; m2: b 50%, c 50%") when a group's rows
+    hold several models whose mixes differ."""
+    vals = (w[values] if isinstance(values, str) else values).astype("object")
+    keep = vals.notna().to_numpy() & (np.ones(len(w), dtype=bool) if rows is None else rows)
+    split = per_model and "_model" in w.columns
+    models = w["_model"].to_numpy()[keep] if split else np.full(int(keep.sum()), "")
+    sub = pd.DataFrame({"g": codes[keep], "m": models, "v": vals.to_numpy()[keep].astype(str)})
+    out = pd.Series(np.nan, index=range(n), dtype="object")
+    for code, part in sub.groupby("g", sort=True):
+        texts: list[tuple[str, str]] = []
+        for model, pm in part.groupby("m", sort=True):
+            counts = pm["v"].value_counts()
+            texts.append((str(model), _share_text(list(counts.index), list(counts.to_numpy()),
+                                                  plain_single=plain_single)))
+        same = len({t for _, t in texts}) == 1
+        out[code] = texts[0][1] if same else "; ".join(f"{m}: {t}" for m, t in texts)
+    return out
 
 
 def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "provider"),
@@ -94,10 +120,18 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
 
     `success_rate` is ok / (ok + errors): cancelled calls were never attempted. `cost_total_usd` sums every
     billed row, counting a sweep's `cost_estimated_usd` for calls that may have been billed without a reported
-    cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `provider_share` is a
-    text like "openai 60%, groq 40%" of each group's ok calls, or, when 'provider' is one of `by`, that provider's
-    fraction of the ok calls in its group without 'provider'. `checked` counts rows whose checks ran, `pass_rate`
-    is passed / checked (NaN when none), `cost_per_pass_usd` is cost_total_usd / passed (NaN when none passed).
+    cost (so it equals the sweep's `spent_usd`); `cost_mean_usd` uses reported costs only. `checked` counts rows
+    whose checks ran, `pass_rate` is passed / checked (NaN when none), `cost_per_pass_usd` is cost_total_usd /
+    passed (NaN when none passed).
+
+    Rows with no strategy asked (`optimize` NA: "no preference") form their own group, never merged with the
+    strategy the gateway resolved them to; `resolved_strategy` says what the gateway applied to each group
+    ("cost-focus", or "cost-focus 67%, balanced 33%"; NaN when `routing_strategy` is a key or absent).
+
+    `provider_share` is a routing outcome, counted per model so that a group holding two models never shows the
+    model split: a text like "openai 60%, groq 40%" of each group's ok calls ("gpt-4o: openai 100%; llama: groq
+    100%" when the group holds several models), or, when 'provider' is one of `by`, that provider's fraction of
+    its model's ok calls in its group without 'provider' (NaN when the row's ok calls span several models).
 
     With `ci` (a level such as 0.95): `M_lo` / `M_hi` for the TTFT and latency percentiles and the mean cost
     (seeded percentile bootstrap, `resamples` draws), Wilson intervals `success_rate_lo/_hi` and
@@ -112,11 +146,14 @@ def summarize(df: pd.DataFrame, by: str | Sequence[str] = ("routing_strategy", "
         ci = check_level(ci)
     w = _working(coerce_types(df), keys)
     g = w.groupby(keys, dropna=False, observed=True, sort=True)
-    out = _aggregate(g)
-    out["provider_share"] = _provider_share(w, keys, w["ok"].to_numpy(dtype=bool), out)
+    out, codes = _aggregate(g), g.ngroup().to_numpy()
+    out["provider_share"] = _provider_share(w, keys, codes, out)
+    if "_resolved" in w.columns:
+        out[RESOLVED] = _mix_by_group(w, codes, len(out), "_resolved", plain_single=True,
+                                      per_model=False).to_numpy()
     if ci is None:
         return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS])
-    _add_intervals(out, w, g.ngroup().to_numpy(), ci, resamples, seed)
+    _add_intervals(out, w, codes, ci, resamples, seed)
     return out.reset_index().reindex(columns=[*keys, *SUMMARY_COLUMNS, *INTERVAL_COLUMNS])
 
 
@@ -127,6 +164,10 @@ def _working(d: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     w = d[keys].copy()
     if "provider" in d.columns and "provider" not in keys:
         w["provider"] = d["provider"]
+    if MODEL in d.columns and MODEL not in keys:  # provider_share is counted per model (a group may pool several)
+        w["_model"] = d[MODEL].astype("object").fillna("unknown").astype(str)
+    if "routing_strategy" in d.columns and "routing_strategy" not in keys:
+        w["_resolved"] = d["routing_strategy"].astype("object")
     w["calls"] = 1
     w["ok"] = ok.astype("int64")
     w["errors"] = (status == "error").to_numpy().astype("int64")
@@ -182,22 +223,29 @@ def _add_intervals(out: pd.DataFrame, w: pd.DataFrame, codes: np.ndarray, level:
     out["ci_level"] = level
 
 
-def _provider_share(d: pd.DataFrame, keys: list[str], ok: np.ndarray, out: pd.DataFrame) -> pd.Series:
-    """The provider_share column aligned to `out`'s group index."""
-    if "provider" not in d.columns or not ok.any():
+def _provider_share(w: pd.DataFrame, keys: list[str], codes: np.ndarray, out: pd.DataFrame) -> pd.Series:
+    """The provider_share column aligned to `out` (one row per group code, in order); counted per model."""
+    ok = w["ok"].to_numpy(dtype=bool)
+    if "provider" not in w.columns or not ok.any():
         return pd.Series(np.nan, index=out.index, dtype="object")
-    served = d.loc[ok, keys + ([] if "provider" in keys else ["provider"])].copy()
-    served["provider"] = served["provider"].astype("object").fillna("unknown")
-    if "provider" in keys:
-        rest = [k for k in keys if k != "provider"]
-        rest_ok = (out.groupby(level=rest, dropna=False, observed=True)["ok"].transform("sum")
-                   if rest else pd.Series(out["ok"].sum(), index=out.index))
-        return (out["ok"] / rest_ok.where(rest_ok > 0)).astype("float64")
-    counts = served.groupby([*keys, "provider"], dropna=False, observed=True, sort=False).size()
-    text = counts.groupby(level=list(range(len(keys))), dropna=False, sort=False).agg(_share_text)
-    if len(keys) == 1:
-        text.index = text.index.get_level_values(0)
-    return text.reindex(out.index).astype("object")
+    if "provider" not in keys:
+        text = _mix_by_group(w, codes, len(out), w["provider"].astype("object").fillna("unknown"), rows=ok)
+        return pd.Series(text.to_numpy(), index=out.index, dtype="object")
+    rest = [k for k in keys if k != "provider"]
+    rest_ok = (out.groupby(level=rest, dropna=False, observed=True)["ok"].transform("sum")
+               if rest else pd.Series(out["ok"].sum(), index=out.index))
+    share = (out["ok"] / rest_ok.where(rest_ok > 0)).astype("float64")
+    if "_model" not in w.columns:
+        return share
+    # per model: the provider's ok calls over its model's ok calls in the group without 'provider'
+    rest_model = (w.groupby([*rest, "_model"], dropna=False, observed=True).ngroup() if rest
+                  else w.groupby("_model").ngroup()).to_numpy()
+    per = pd.DataFrame({"g": codes[ok], "rm": rest_model[ok]})
+    per["den"] = per.groupby("rm")["rm"].transform("size")
+    agg = per.groupby("g").agg(models=("rm", "nunique"), den=("den", "first")).reindex(range(len(out)))
+    served = agg["models"].fillna(0).to_numpy()
+    values = np.where(served == 1, out["ok"].to_numpy() / agg["den"].to_numpy(), np.nan)
+    return pd.Series(np.where(served == 0, share.to_numpy(), values), index=out.index, dtype="float64")
 
 
 def pareto(data: pd.DataFrame, x: str = "cost_mean_usd", y: str | None = None,

@@ -7,8 +7,9 @@ Also the one rule that splits a text into prompts (`split_prompts`), used by the
 from __future__ import annotations
 
 import html
+import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,9 @@ import pandas as pd
 
 from ..errors import RequestValidationError
 from .analysis import (
-    CI_METRICS,
     INTERVAL_COLUMNS,
     MODEL,
+    RESOLVED,
     STRATEGY,
     SUMMARY_COLUMNS,
     pareto,
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
     from .sweep import Sweep
 
-__all__ = ["ARROW", "Comparison", "Grid", "parse_prompts", "split_prompts", "summary_html"]
+__all__ = ["ARROW", "DEFAULT_COLUMNS", "NO_PREFERENCE", "Comparison", "Grid", "display_summary", "parse_prompts",
+           "split_prompts", "summary_html"]
 
 ARROW = "==>"  # `prompt ==> expected answer`: the text form of a prompt with its expectation
 
@@ -124,6 +126,14 @@ class Comparison:
 
     summarize = summary
 
+    def summary_table(self, ci: float | None = None, *, all_columns: bool = False, by_prompt: bool = False,
+                      resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+        """The summary as a person reads it (`display_summary`): text cells under headers with units, rounded per
+        unit, zero-only columns hidden unless `all_columns`; with `ci`, each figure with its interval. The raw
+        numbers stay in `summary()`."""
+        raw = self.summary(ci, by_prompt=by_prompt, resamples=resamples, seed=seed)
+        return display_summary(raw, all_columns=all_columns)
+
     def pareto(self, *, per: str | Sequence[str] | None = MODEL, x: str = "cost_mean_usd",
                y: str | None = None) -> pd.DataFrame:
         """The undominated groups on cost and time, one frontier per model (`per=None`: one across all)."""
@@ -184,68 +194,133 @@ class Comparison:
                 f"{counts['cancelled']} cancelled{offline}")
 
     def __repr__(self) -> str:
-        with pd.option_context("display.width", 160, "display.max_columns", 12):
-            return f"{self.headline()}\n{self.summary().to_string(index=False)}"
+        table = self.summary_table()
+        with pd.option_context("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 80):
+            return f"{self.headline()}\n{table.to_string(index=False) if len(table) else '(no results)'}"
 
     def _repr_html_(self) -> str:
         return f"<b>{html.escape(self.headline())}</b>{summary_html(self.summary())}"
 
 
-TABLE_COLUMNS = ["calls", "ok", "errors", "cancelled", "ttft_client_p50", "ttft_client_p95", "latency_p50",
-                 "pass_rate", "cost_mean_usd", "cost_total_usd", "cost_per_pass_usd", "provider_share"]
-_CHECK_COLUMNS = ("pass_rate", "cost_per_pass_usd")  # shown only when some group ran checks
+NO_PREFERENCE = "no preference"  # how a group that asked for no strategy (`optimize` NA) is shown
+
+# summary column -> (header with its unit, kind of figure, scale): the display form of a summary
+_DISPLAY: dict[str, tuple[str, str, float]] = {
+    RESOLVED: ("resolved strategy", "text", 1), "calls": ("calls", "count", 1), "ok": ("ok", "count", 1),
+    "errors": ("errors", "count", 1), "cancelled": ("cancelled", "count", 1),
+    "success_rate": ("success rate", "rate", 1), "checked": ("checked", "count", 1),
+    "pass_rate": ("pass rate", "rate", 1), "ttft_server_p50": ("server TTFT p50 (ms)", "whole", 1),
+    "ttft_server_p95": ("server TTFT p95 (ms)", "whole", 1), "ttft_client_p50": ("TTFT p50 (ms)", "whole", 1),
+    "ttft_client_p95": ("TTFT p95 (ms)", "whole", 1), "latency_p50": ("latency p50 (ms)", "whole", 1),
+    "latency_p95": ("latency p95 (ms)", "whole", 1), "throughput_mean": ("throughput (tokens/s)", "whole", 1),
+    "cost_mean_usd": ("cost per 1k calls ($)", "usd", 1000), "cost_total_usd": ("total cost ($)", "usd", 1),
+    "cost_per_1k_output_tokens_usd": ("cost per 1k output tokens ($)", "usd", 1),
+    "cost_per_pass_usd": ("cost per 1k passes ($)", "usd", 1000), "provider_share": ("provider share", "share", 1),
+}
+_KEY_HEADERS = {MODEL: "model", STRATEGY: "strategy", "routing_strategy": "resolved strategy", "provider": "provider",
+                "prompt_id": "prompt", "model_canonical": "model served"}
+# the columns shown by default (`all_columns=False`), each only where it says something (see `display_summary`)
+DEFAULT_COLUMNS = ("calls", "errors", "cancelled", "ttft_client_p50", "ttft_client_p95", "latency_p50", "pass_rate",
+                   "cost_mean_usd", "cost_per_pass_usd", "cost_total_usd", "provider_share")
+_CHECKED_ONLY = ("pass_rate", "cost_per_pass_usd")  # shown by default only when some group ran checks
+_ZERO_HIDDEN = ("errors", "cancelled")
 
 
-def summary_html(summary: pd.DataFrame) -> str:
-    """A summary's group columns and main figures as a compact HTML table (the panel's and the notebook's).
+def display_summary(summary: pd.DataFrame, *, all_columns: bool = False) -> pd.DataFrame:
+    """A summary (`summarize` / `Comparison.summary`) as a person reads it: a DataFrame of text cells with headers
+    that carry units ("TTFT p50 (ms)", "cost per 1k calls ($)"), figures rounded per unit (ms whole, $ to 3
+    significant digits, rates as %), intervals as "812 [640–990]" when the summary has them, the requested
+    strategy with what the gateway resolved it to ("no preference → cost-focus"), and "3 (few calls)" in the
+    calls column of a group whose intervals mean little.
 
-    With interval columns (`summarize(..., ci=)`), a figure shows its interval, e.g. "812 ms [640–990]", and a
-    group with too few calls for its intervals to mean much is marked "few calls" in a `note` column."""
+    By default only the main columns, and of those not the ones that say nothing here: errors and cancelled when
+    all zero, figures missing in every group, pass rate and cost per pass when nothing was checked, provider share
+    when every group is one provider serving all its calls. `all_columns=True` shows every summary column."""
+    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c not in INTERVAL_COLUMNS]
+    table = pd.DataFrame({_KEY_HEADERS.get(k, k): _key_cells(summary, k) for k in keys}, index=summary.index)
+    if all_columns and STRATEGY not in keys and RESOLVED in summary.columns and summary[RESOLVED].notna().any():
+        table["resolved strategy"] = summary[RESOLVED].astype("object").where(summary[RESOLVED].notna(), "")
+    for c in _display_columns(summary, all_columns):
+        header, kind, scale = _DISPLAY[c]
+        lo, hi = (summary[f"{c}_lo"], summary[f"{c}_hi"]) if f"{c}_lo" in summary.columns else (None, None)
+        table[header] = [_cell(kind, v, scale, None if lo is None else lo.iloc[i], None if hi is None else hi.iloc[i])
+                         for i, v in enumerate(summary[c])]
+    if "few_calls" in summary.columns and "calls" in table.columns:  # the note sits by the count it is about
+        few = summary["few_calls"].astype("boolean").fillna(False).to_numpy()
+        table["calls"] = [f"{n} (few calls)" if f else n for n, f in zip(table["calls"], few, strict=True)]
+    return table.reset_index(drop=True)
+
+
+def _key_cells(summary: pd.DataFrame, key: str) -> list[str]:
+    """A group column's cells: the requested strategy reads "no preference" when none was asked, and shows what
+    the gateway resolved it to when that differs ("no preference → cost-focus"); other missing keys read "—"."""
+    resolved = summary[RESOLVED] if key == STRATEGY and RESOLVED in summary.columns else None
+    cells = []
+    for i, v in enumerate(summary[key]):
+        missing = v is None or pd.isna(v)
+        text = (NO_PREFERENCE if key == STRATEGY else "—") if missing else str(v)
+        r = None if resolved is None else resolved.iloc[i]
+        if r is not None and not pd.isna(r) and str(r) != text:
+            text = f"{text} → {r}"
+        cells.append(text)
+    return cells
+
+
+def _display_columns(summary: pd.DataFrame, all_columns: bool) -> list[str]:
+    """The summary columns the display form shows (see `display_summary`)."""
+    if all_columns:
+        return [c for c in SUMMARY_COLUMNS if c in summary.columns and c != RESOLVED]
+    shown = []
+    for c in DEFAULT_COLUMNS:
+        if c not in summary.columns:
+            continue
+        values = summary[c]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if values.isna().all() or (c in _ZERO_HIDDEN and bool((numeric.fillna(0) == 0).all())):
+            continue
+        if c in _CHECKED_ONLY and not bool((pd.to_numeric(summary.get("checked", 0)) > 0).any()):
+            continue
+        if c == "provider_share" and "provider" in summary.columns and bool((numeric == 1).all()):
+            continue
+        shown.append(c)
+    return shown
+
+
+def _cell(kind: str, v: Any, scale: float, lo: Any = None, hi: Any = None) -> str:
+    """One figure rounded for its unit, with its interval when it has one: "812 [640–990]", "80% [49–94%]"."""
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if kind in ("text", "share") and isinstance(v, str):
+        return v
+    if kind == "count":
+        return f"{int(v):,}"
+    band = not (lo is None or hi is None or pd.isna(lo) or pd.isna(hi))
+    if kind in ("rate", "share"):
+        head = f"{v:.0%}"
+        return f"{head} [{lo * 100:.0f}–{hi * 100:.0f}%]" if band else head
+    if kind == "usd":
+        places = _places(v * scale)
+        head = f"{v * scale:,.{places}f}"
+        return f"{head} [{lo * scale:,.{places}f}–{hi * scale:,.{places}f}]" if band else head
+    head = f"{v:,.0f}"
+    return f"{head} [{lo:,.0f}–{hi:,.0f}]" if band else head
+
+
+def _places(x: float) -> int:
+    """Decimal places that show a dollar amount to 3 significant digits (whole dollars from $100 up)."""
+    if x == 0 or not math.isfinite(x):
+        return 0
+    return max(0, 2 - math.floor(math.log10(abs(x))))
+
+
+def summary_html(summary: pd.DataFrame, *, all_columns: bool = False) -> str:
+    """A summary's display form (`display_summary`) as a compact HTML table: what the magic, the panel and a
+    Comparison in a notebook show."""
     if summary.empty:
         return "<i>no results yet</i>"
-    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c not in INTERVAL_COLUMNS]
-    checked = "checked" in summary.columns and bool((pd.to_numeric(summary["checked"]) > 0).any())
-    shown = [c for c in TABLE_COLUMNS if c in summary.columns and (checked or c not in _CHECK_COLUMNS)]
-    t = summary[keys + shown].copy()
-    for c in keys:
-        t[c] = t[c].astype("object").where(t[c].notna(), "—")
-    ms, usd = _fmt("{:.1f}"), _fmt("{:.6f}")
-    formats = {c: ms for c in ("ttft_client_p50", "ttft_client_p95", "latency_p50")}
-    formats.update({c: usd for c in ("cost_mean_usd", "cost_total_usd", "cost_per_pass_usd")})
-    formats["provider_share"] = _fmt("{:.0%}")
-    formats["pass_rate"] = _fmt("{:.0%}")
-    for c in shown:
-        if f"{c}_lo" in summary.columns and (c in CI_METRICS or c == "pass_rate"):
-            t[c] = [_interval(c, v, lo, hi) for v, lo, hi in zip(summary[c], summary[f"{c}_lo"], summary[f"{c}_hi"],
-                                                                 strict=True)]
-            formats.pop(c, None)
-    if "few_calls" in summary.columns:
-        t["note"] = ["few calls" if bool(f) else "" for f in summary["few_calls"].fillna(False)]
-    out: str = t.to_html(index=False, na_rep="", border=0, formatters=formats, classes="auriko-summary")
+    out: str = display_summary(summary, all_columns=all_columns).to_html(index=False, border=0,
+                                                                         classes="auriko-summary")
     return out
-
-
-def _interval(col: str, v: Any, lo: Any, hi: Any) -> str:
-    """One figure with its interval: "812 ms [640–990]", "0.000120 [0.000100–0.000150]", "80% [49–94%]"."""
-    if v is None or pd.isna(v):
-        return ""
-    if col == "pass_rate":
-        head, band = f"{v:.0%}", f"{lo * 100:.0f}–{hi * 100:.0f}%"
-    elif col.startswith("cost"):
-        head, band = f"{v:.6f}", f"{lo:.6f}–{hi:.6f}"
-    else:
-        head, band = f"{v:.0f} ms", f"{lo:.0f}–{hi:.0f}"
-    return head if pd.isna(lo) or pd.isna(hi) else f"{head} [{band}]"
-
-
-def _fmt(spec: str) -> Callable[[Any], str]:
-    """A cell formatter that leaves missing values blank."""
-    def f(v: Any) -> str:
-        try:
-            return "" if v is None or v != v else spec.format(v)
-        except (TypeError, ValueError):
-            return str(v)
-    return f
 
 
 def _n(k: int, stem: str, one: str = "", many: str = "s") -> str:

@@ -7,6 +7,7 @@ object); the magics only parse a line, call one of these and display what it ret
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import weakref
@@ -20,7 +21,7 @@ from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, va
 
 from ..client.clients import Client
 from ..client.streaming import ChatStream
-from ..errors import AnalysisError, MagicUsageError
+from ..errors import AnalysisError, AurikoError, MagicUsageError, NotFoundError
 from ..measure.checks import require_expectations, resolve_checks
 from ..types.request import STRATEGIES
 from .settings import Settings, settings
@@ -32,11 +33,12 @@ if TYPE_CHECKING:
     from ..measure.comparison import Comparison
     from ..measure.prompts import PromptSpec
     from ..measure.recommend import Recommendation
+    from ..types.catalog import Model
     from .widgets.compare_panel import ComparePanel
     from .widgets.routing_panel import RoutingPanel
 
-__all__ = ["CONFIG_KEYS", "SLO_KEYS", "NotebookSession", "SessionStatus", "check_slo", "require_expectations",
-           "resolve_checks", "set_ledger", "summary_text"]
+__all__ = ["CONFIG_KEYS", "LOG_COLUMNS", "PRICE_UNIT", "SLO_KEYS", "NotebookSession", "SessionStatus", "check_slo",
+           "describe_settings", "require_expectations", "resolve_checks", "set_ledger", "summary_text"]
 
 CONFIG_KEYS = ("model", "optimize", "max_ttft_ms", "max_cost_per_1m", "min_tps", "providers", "exclude", "prefer",
                "data_policy", "stream", "max_tokens", "ledger", "speed", "store_text")
@@ -70,6 +72,53 @@ def set_ledger(path: str | os.PathLike[str] | None) -> Path | None:
     return Path(ledger.path) if ledger is not None else None
 
 
+PRICE_UNIT = "$ per 1M tokens"
+"""The unit of every price column (`%auriko prices`, `%auriko models`)."""
+LOG_COLUMNS = ("started_at", "model_requested", "model_canonical", "optimize", "routing_strategy", "provider",
+               "ttft_ms_client", "latency_ms", "prompt_tokens", "completion_tokens", "cost_usd", "status")
+"""The columns `%auriko log` leads with (what a person looks for first); the others follow."""
+
+_ROUTING_WORDS: dict[str, str] = {
+    "optimize": "strategy {}", "max_ttft_ms": "max TTFT {} ms", "max_cost_per_1m": "max ${} per 1M tokens",
+    "min_throughput_tps": "min {} tokens/s", "providers": "only {}", "exclude_providers": "excluding {}",
+    "prefer": "prefer {}", "require_parameters": "providers must support every parameter",
+}
+
+
+def _routing_words(s: Settings) -> str:
+    """The session's routing defaults in words: off, no preference, or on with each preference."""
+    if not s.optimize_enabled:
+        return "off (calls send no routing preferences)"
+    if not s.routing:
+        return "no preference (the gateway picks its default strategy)"
+    words = []
+    for key, value in s.routing.items():
+        text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
+        words.append(_ROUTING_WORDS.get(key, key + " {}").format(text))
+    return "on: " + ", ".join(words)
+
+
+def _aligned(rows: Sequence[tuple[str, str]]) -> str:
+    """`label:  value` lines with the values in one column."""
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join(f"{label + ':':<{width}}{value}" for label, value in rows)
+
+
+def _settings_rows(s: Settings, ledger: Path | None) -> list[tuple[str, str]]:
+    on_off = {True: "on", False: "off"}
+    return [("model", s.model), ("routing", _routing_words(s)), ("stream", on_off[s.stream]),
+            ("max tokens", str(s.max_tokens) if s.max_tokens is not None else "not set (the model's default)"),
+            ("store text", on_off[s.store_text] + (" (the ledger keeps prompts and answers)" if s.store_text else "")),
+            ("ledger", str(ledger) if ledger is not None else "off")]
+
+
+def describe_settings(s: Settings | None = None) -> str:
+    """The session defaults as aligned lines a person reads (`%auriko config`); `repr(settings)` stays for code."""
+    from .attach import session_ledger_path
+
+    return _aligned(_settings_rows(s or settings, session_ledger_path()))
+
+
 @dataclass(frozen=True)
 class SessionStatus:
     """What `%auriko status` shows: connection, key state (never the key), defaults, ledger, calls and spend."""
@@ -84,14 +133,16 @@ class SessionStatus:
     ok: int
     spent_usd: float
     turns: int
+    settings_rows: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         label = "offline simulation" if self.source == "offline" else "live API"
-        return (f"connection: {label} at {self.base_url} (mode {self.mode}); API key {self.api_key}\n"
-                f"defaults: {self.defaults}\n"
-                f"ledger: {self.ledger if self.ledger is not None else 'off'}\n"
-                f"session: {self.calls} calls ({self.ok} ok), ${self.spent_usd:.6f} spent; "
-                f"conversation of {self.turns} turns")
+        rows = [("connection", f"{label} at {self.base_url} (mode {self.mode}); API key {self.api_key}")]
+        rows += list(self.settings_rows) or [("defaults", self.defaults),
+                                             ("ledger", str(self.ledger) if self.ledger is not None else "off")]
+        rows.append(("session", f"{self.calls} calls ({self.ok} ok), ${self.spent_usd:.6f} spent; "
+                                f"conversation of {self.turns} turns"))
+        return _aligned(rows)
 
 
 class NotebookSession(HasTraits):
@@ -107,6 +158,7 @@ class NotebookSession(HasTraits):
         self.records: list[dict[str, Any]] = []
         self.started_at = datetime.now(timezone.utc)
         self._client: Client | None = None
+        self._models: list[Model] | None = None  # the model list of this connection (model_list)
         self._slo: weakref.WeakKeyDictionary[Comparison, dict[str, float]] = weakref.WeakKeyDictionary()
         super().__init__(**kwargs)  # after the attributes: setting mode or speed reconnects
 
@@ -138,6 +190,7 @@ class NotebookSession(HasTraits):
         if self._client is not None:
             self._client.close()
         self._client = None
+        self._models = None
 
     # -- connection ----------------------------------------------------------------------------------------
 
@@ -151,11 +204,12 @@ class NotebookSession(HasTraits):
         client = self.client()
         unused = f"set (unused: mode {self.mode})"
         key = ("set" if client.source == "live" else unused) if self._has_key() else "not set"
+        ledger = session_ledger_path()
         return SessionStatus(source=client.source, base_url=str(client.base_url), mode=self.mode, api_key=key,
-                             defaults=repr(settings), ledger=session_ledger_path(), calls=len(self.records),
+                             defaults=repr(settings), ledger=ledger, calls=len(self.records),
                              ok=sum(r.get("status") == "ok" for r in self.records),
                              spent_usd=sum(float(r.get("cost_usd") or 0) for r in self.records),
-                             turns=len(self.history) // 2)
+                             turns=len(self.history) // 2, settings_rows=tuple(_settings_rows(settings, ledger)))
 
     def login(self, key: str) -> None:
         """Use `key` and the live API for the next calls; the key is kept in memory only."""
@@ -202,23 +256,55 @@ class NotebookSession(HasTraits):
     # -- the directory and the account ---------------------------------------------------------------------
 
     def models(self, *filters: str) -> pd.DataFrame:
-        """The model directory, one row per model (ids containing any of `filters`, if given)."""
+        """The model directory, one row per model (ids containing any of `filters`, if given); prices in $ per 1M
+        tokens; `endpoints` says which API serves it (`responses` only: `%%auriko` sends it there)."""
         import pandas as pd
 
         rows = []
-        for m in self.client().models(endpoint="responses").data:
+        for m in self.model_list(refresh=True) or []:
             if filters and not any(f.lower() in m.id.lower() for f in filters):
                 continue
             provs = m.providers or []
             rows.append({"id": m.id, "providers": ", ".join(p.name for p in provs),
-                         "min_input_price": min((p.input_price for p in provs if p.input_price is not None),
-                                                default=None),
-                         "min_output_price": min((p.output_price for p in provs if p.output_price is not None),
-                                                 default=None),
-                         "context_window": m.context_window,
+                         f"min input ({PRICE_UNIT})": min((p.input_price for p in provs if p.input_price is not None),
+                                                          default=None),
+                         f"min output ({PRICE_UNIT})": min((p.output_price for p in provs
+                                                            if p.output_price is not None), default=None),
+                         "context window (tokens)": m.context_window,
                          "endpoints": ", ".join(m.supported_endpoints or [])})
-        return pd.DataFrame(rows, columns=["id", "providers", "min_input_price", "min_output_price",
-                                           "context_window", "endpoints"])
+        return pd.DataFrame(rows, columns=["id", "providers", f"min input ({PRICE_UNIT})",
+                                           f"min output ({PRICE_UNIT})", "context window (tokens)", "endpoints"])
+
+    def model_list(self, *, refresh: bool = False) -> list[Model] | None:
+        """The models this key can call (Responses-only ones too), read once per connection and kept; None when
+        it cannot be read (the call that needs it goes ahead without). `refresh` reads it again (errors raise)."""
+        if refresh or self._models is None:
+            client = self.client()
+            try:
+                self._models = list(client.models(endpoint="responses").data)
+            except AurikoError:
+                if refresh:
+                    raise
+                self._models = []  # not again on this connection: a call still goes to the chat API
+        return self._models or None
+
+    def endpoint_for(self, model: str | None) -> str:
+        """"responses" when the model list already read (`model_list`) says `model` is served only by the Responses
+        API, else "chat"; never a call of its own."""
+        name = (model or settings.model).lower()
+        for m in self._models or []:
+            if name == m.id.lower() or name in (a.lower() for a in (getattr(m, "aliases", None) or [])):
+                return "responses" if list(m.supported_endpoints or []) == ["responses"] else "chat"
+        return "chat"
+
+    def suggest_model(self, name: str) -> str | None:
+        """The model id closest to `name` in the model list (ids and aliases), or None when nothing is close."""
+        known: dict[str, str] = {}
+        for m in self.model_list() or []:
+            for alias in [m.id, *(getattr(m, "aliases", None) or [])]:
+                known.setdefault(alias.lower(), m.id)
+        close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.6)
+        return known[close[0]] if close and known[close[0]].lower() != name.lower() else None
 
     def providers(self) -> pd.DataFrame:
         """The providers: id, name, data policy, description."""
@@ -235,12 +321,14 @@ class NotebookSession(HasTraits):
         directory = self.client().directory()
         mid = directory.resolve(model)
         if mid is None:
-            raise MagicUsageError(f"%auriko prices: no model {model!r} in the directory; see %auriko models")
+            near = self.suggest_model(model)
+            maybe = f"did you mean {near!r}? " if near else ""
+            raise MagicUsageError(f"%auriko prices: no model {model!r} in the directory; {maybe}see %auriko models")
+        inp, out, cached = (f"{what} ({PRICE_UNIT})" for what in ("input", "output", "cache read"))
         rows = [{"provider": p.provider, "provider_model_id": p.provider_model_id, "tier": t.name,
-                 "input_per_1m": t.input_price, "output_per_1m": t.output_price, "cache_read_per_1m": t.cache_read_price,
-                 "data_policy": p.data_policy}
+                 inp: t.input_price, out: t.output_price, cached: t.cache_read_price, "data_policy": p.data_policy}
                 for p in directory.models[mid].providers for t in p.tiers]
-        return pd.DataFrame(rows).sort_values(["tier", "input_per_1m"], ignore_index=True)
+        return pd.DataFrame(rows).sort_values(["tier", inp], ignore_index=True)
 
     def me(self) -> dict[str, Any]:
         """The key's workspace and account, as a dict."""
@@ -278,24 +366,55 @@ class NotebookSession(HasTraits):
 
     def ask(self, prompt: str, /, *, model: str | None = None, routing: Mapping[str, Any] | None = None,
             no_optimize: bool = False, chat: bool = False, stream: bool | None = None, system: str | None = None,
-            tags: Sequence[str] | None = None, trace_id: str | None = None, **params: Any) -> Result | ChatStream:
-        """Send `prompt` as `%%auriko` does: a Result or ChatStream; a `chat` turn joins `history` once complete."""
+            tags: Sequence[str] | None = None, trace_id: str | None = None, endpoint: str | None = None,
+            **params: Any) -> Result | ChatStream:
+        """Send `prompt` as `%%auriko` does: a Result or ChatStream; a `chat` turn joins `history` once complete.
+
+        `endpoint` "chat" or "responses"; None: the Responses API when the model list this session read
+        (`model_list()`; a `%%auriko` cell reads it once per connection) says the model is served only there, else
+        chat. An unknown model's error gets a "did you mean" hint when a listed model is close.
+        """
         _check_call(prompt, params, "ask")
+        if endpoint not in (None, "chat", "responses"):
+            raise MagicUsageError(f"ask: endpoint must be 'chat' or 'responses', got {endpoint!r}")
         user = {"role": "user", "content": prompt}
         messages = [*self.history, user] if chat else [user]
         if chat:
             self._pending_turn = None  # a streamed answer never read is not part of the conversation
         kwargs: dict[str, Any] = dict(model=model, routing=self.routing_for(routing, no_optimize=no_optimize),
-                                      metadata=_metadata(tags, trace_id), system=system, **params)
-        if settings.stream if stream is None else stream:
-            answer = self.client().chat(messages, stream=True, **kwargs)
-            if chat:
-                self._pending_turn = (user, answer)
-            return answer
-        result = self.client().chat(messages, **kwargs)
-        if chat:
-            self._history += [user, {"role": "assistant", "content": result.text}]
-        return result
+                                      metadata=_metadata(tags, trace_id), **params)
+        use_stream = settings.stream if stream is None else stream
+        try:
+            if (endpoint or self.endpoint_for(model)) == "responses":
+                answer = self._responses(messages, system, use_stream, kwargs)
+            else:
+                answer = cast("Result | ChatStream",
+                              self.client().chat(messages, stream=cast(Any, use_stream), system=system, **kwargs))
+        except NotFoundError as err:
+            self._hint_model(err, model)
+            raise
+        if chat and isinstance(answer, ChatStream):
+            self._pending_turn = (user, answer)
+        elif chat:
+            self._history += [user, {"role": "assistant", "content": answer.text}]
+        return answer
+
+    def _responses(self, messages: list[dict[str, Any]], system: str | None, stream: bool,
+                   kwargs: dict[str, Any]) -> Result | ChatStream:
+        """The call through the Responses API: the system message leads the input, max_tokens is max_output_tokens."""
+        items = ([{"role": "system", "content": system}] if system else []) + messages
+        if "max_tokens" in kwargs:
+            kwargs = {**kwargs, "max_output_tokens": kwargs["max_tokens"]}
+            del kwargs["max_tokens"]
+        return self.client().responses(items, stream=stream, **kwargs)
+
+    def _hint_model(self, err: NotFoundError, model: str | None) -> None:
+        """An unknown model's error names the closest listed model as its hint (none when nothing is close)."""
+        if err.code != "model_not_found":
+            return
+        near = self.suggest_model(model or settings.model)
+        if near:
+            err.suggestion = f"did you mean {near!r}? %auriko models lists them"
 
     def compare(self, prompt: str, /, *, by: str, values: Sequence[str], model: str | None = None,
                 routing: Mapping[str, Any] | None = None, no_optimize: bool = False, repeats: int = 1,
@@ -350,6 +469,8 @@ class NotebookSession(HasTraits):
         ledger = session_ledger()
         # every call of this session (magics, clients, sweeps) when the session ledger is on; else its own
         df = ledger.to_dataframe(since=self.started_at) if ledger is not None else to_frame(self.records)
+        lead = [c for c in LOG_COLUMNS if c in df.columns]
+        df = df[lead + [c for c in df.columns if c not in lead]]
         return df.tail(n).reset_index(drop=True) if n else df
 
     def reset(self) -> int:
@@ -436,47 +557,15 @@ def _specs(prompts: Sequence[Any]) -> list[PromptSpec]:
     return prompt_specs(list(prompts))
 
 
-_TEXT_COLUMNS = ("calls", "ok", "errors", "success_rate", "pass_rate", "ttft_client_p50", "ttft_client_p95",
-                 "latency_p50", "latency_p95", "cost_mean_usd", "cost_per_pass_usd")
-_CHECK_COLUMNS = ("pass_rate", "cost_per_pass_usd")
-
-
 def summary_text(summary: pd.DataFrame) -> str:
-    """A summary as a plain-text table (a terminal, a notebook's text/plain): the group columns and main figures,
-    each with its interval when the summary has one (`summarize(ci=)`), pass rate only when checks ran, and
-    "few calls" where the intervals mean little."""
+    """A summary as a plain-text table (a terminal, a notebook's text/plain): the display form of
+    `measure.comparison.display_summary` (readable headers with units, intervals, zero-only columns hidden)."""
     import pandas as pd
 
-    from ..measure.analysis import INTERVAL_COLUMNS, SUMMARY_COLUMNS
+    from ..measure.comparison import display_summary
 
     if summary.empty:
         return "(no results)"
-    keys = [c for c in summary.columns if c not in SUMMARY_COLUMNS and c not in INTERVAL_COLUMNS]
-    checked = "checked" in summary.columns and bool((pd.to_numeric(summary["checked"]) > 0).any())
-    shown = [c for c in _TEXT_COLUMNS if c in summary.columns and (checked or c not in _CHECK_COLUMNS)]
-    table = pd.DataFrame({k: summary[k].astype("object").where(summary[k].notna(), "—") for k in keys})
-    for c in shown:
-        lo = summary[f"{c}_lo"] if f"{c}_lo" in summary.columns else [None] * len(summary)
-        hi = summary[f"{c}_hi"] if f"{c}_hi" in summary.columns else [None] * len(summary)
-        table[c] = [_figure(c, v, a, b) for v, a, b in zip(summary[c], lo, hi, strict=True)]
-    if "few_calls" in summary.columns:
-        table["note"] = ["few calls" if f else "" for f in summary["few_calls"].astype("boolean").fillna(False)]
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 60):
-        out: str = table.to_string(index=False)
+        out: str = display_summary(summary).to_string(index=False)
     return out
-
-
-def _figure(col: str, v: Any, lo: Any, hi: Any) -> str:
-    """One figure, with its interval when it has one: "43 ms [37–67]", "92% [80–97%]", "0.000003 [...]"."""
-    missing = v is None or v != v
-    if missing:
-        return ""
-    if col in ("calls", "ok", "errors"):
-        return str(int(v))
-    if col.endswith("_rate"):
-        head, band = f"{v:.0%}", None if lo is None or lo != lo else f"{lo * 100:.0f}–{hi * 100:.0f}%"
-    elif col.endswith("_usd"):
-        head, band = f"{v:.6f}", None if lo is None or lo != lo else f"{lo:.6f}–{hi:.6f}"
-    else:
-        head, band = f"{v:.0f} ms", None if lo is None or lo != lo else f"{lo:.0f}–{hi:.0f}"
-    return head if band is None or hi is None or hi != hi else f"{head} [{band}]"

@@ -15,7 +15,12 @@ from ..client.streaming import ChatStream
 
 FORMATS = ("markdown", "text", "code", "json")
 UPDATE_EVERY_S = 0.1
-PLACEHOLDER: dict[str, Any] = {"text/plain": ""}
+PLACEHOLDER: dict[str, Any] = {"text/plain": "", "text/html": ""}
+WAITING_TEXT = "waiting for the first token…"
+WAITING: dict[str, Any] = {"text/plain": "", "text/html": (
+    f'<div class="auriko-waiting" style="font-size:0.85em;color:#6b7280">{WAITING_TEXT}</div>')}
+"""What a streamed cell shows until the first token arrives (in the notebook's HTML; a saved notebook keeps an
+empty placeholder, and nbval's sanitizer drops the line a reader that replays no updates would see)."""
 
 
 def _bundle(text: str, fmt: str) -> dict[str, Any]:
@@ -50,20 +55,20 @@ def show_stream(stream: ChatStream, fmt: str = "markdown") -> Result:
     The growing answer is shown in `fmt` too (plain text stays plain, code stays fenced), so it does not change
     rendering when it is complete.
 
-    The growing text lives in a placeholder that is emptied again at the end and the answer is shown as a
-    new output, so a saved notebook holds the same outputs whether or not its reader replays display updates
-    (nbval does not).
+    Until the first token, the placeholder says "waiting for the first token…" quietly; the growing text replaces
+    it. The placeholder is emptied again at the end and the answer is shown as a new output, so a saved notebook
+    holds the same outputs whether or not its reader replays display updates (nbval does not).
     """
     from IPython.display import display, update_display
 
-    handle = display(PLACEHOLDER, raw=True, display_id=True)
+    handle = display(WAITING, raw=True, display_id=True)
     display_id = handle.display_id if handle is not None else None
     last = 0.0
     try:
         for _ in stream:
             now = time.monotonic()
-            if display_id is not None and now - last >= UPDATE_EVERY_S:
-                text = stream.text_so_far
+            text = stream.text_so_far
+            if display_id is not None and text and now - last >= UPDATE_EVERY_S:
                 update_display(_bundle(text, fmt), raw=True, display_id=display_id)  # as asked, even while growing
                 last = now
     finally:

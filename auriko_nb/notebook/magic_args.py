@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-stream", action="store_true")
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("--chat", action="store_true")
+    p.add_argument("--responses", action="store_true")
     p.add_argument("-o", "--out", metavar="VAR")
     p.add_argument("--compare", type=_compare, metavar="optimize=a,b|model=a,b")
     p.add_argument("--repeat", type=_positive_int, default=1)
@@ -156,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 _PARSER = build_parser()
 # --param names that a dedicated option sets, or that `NotebookSession.ask` / `compare` take themselves
 _RESERVED_PARAMS = ("messages", "model", "stream", "gateway", "deadline", "system", "routing", "no_optimize",
-                    "metadata", "tags", "trace_id", "chat", "by", "values", "repeats", "expect", "checks", "slo",
+                    "metadata", "tags", "trace_id", "chat", "endpoint", "by", "values", "repeats", "expect", "checks", "slo",
                     *SLO_KEYS)
 # the options that only a --compare cell takes: (flag, its argparse dest)
 _COMPARE_ONLY = (("--expect", "expect"), ("--check", "check"), ("--max-ttft-p95", "max_ttft_p95"),
@@ -179,6 +180,8 @@ class CellOptions:
     stream: bool | None = None
     format: str = "markdown"
     chat: bool = False
+    responses: bool = False
+    """--responses: send the cell through the Responses API (automatic for a model served only there)."""
     out: str | None = None
     compare: tuple[str, list[str]] | None = None
     repeat: int = 1
@@ -220,11 +223,13 @@ def parse_line(line: str) -> CellOptions:
         params["deadline"] = a.deadline  # the client's total limit for the call, not an OpenAI parameter
     if a.out is not None and not a.out.isidentifier():
         raise MagicUsageError(f"%%auriko: -o needs a variable name, got {a.out!r}")
-    if a.compare and a.chat:
-        raise MagicUsageError("%%auriko: --compare and --chat cannot be combined")
+    for flag in ("chat", "responses"):
+        if a.compare and getattr(a, flag):
+            raise MagicUsageError(f"%%auriko: --compare and --{flag} cannot be combined")
     return CellOptions(capture=capture, model=a.model, routing=routing, no_optimize=a.no_optimize,
                        system=a.system, params=params, tags=a.tag, trace_id=a.trace_id,
-                       stream=False if a.no_stream else None, format=a.format, chat=a.chat, out=a.out,
+                       stream=False if a.no_stream else None, format=a.format, chat=a.chat,
+                       responses=a.responses, out=a.out,
                        compare=a.compare, repeat=a.repeat, expect=a.expect, checks=a.check, slo=_slo(a))
 
 

@@ -1,15 +1,21 @@
 """`%%auriko` (the cell is the prompt) and `%auriko SUBCOMMAND`: thin IPython magics.
 
 They only parse (`magic_args`), call one method of `NotebookSession` (`commands.py`: `ask` and `compare` for
-the cell, one per subcommand), which a script can call too, and display what it returns. A user error
-(`AurikoError`, including `MagicUsageError` and `TemplateError`, or a `TraitError` from validation) is one
-`UsageError` line that still fails the cell; anything else is a bug and keeps its traceback.
+the cell, one per subcommand), which a script can call too, and display what it returns. A mistake in the
+magic's use (`MagicUsageError`, `TemplateError`, a bad check or SLO, a `TraitError` from validation) is one
+`UsageError` line; an error of the API or the connection is one line under its own class name
+("NotFoundError: 404 ..."), its hints naming what the user types (`%auriko models`) rather than HTTP endpoints.
+Both fail the cell; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import getpass
 import io
+import re
+import sys
+import traceback
+from types import TracebackType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -17,8 +23,15 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, link, observe
 from traitlets.config import Configurable
 
-from ..errors import AnalysisError, AurikoError, MagicUsageError
-from .commands import CI_LEVEL, CONFIG_KEYS, NotebookSession, set_ledger, summary_text
+from ..errors import (
+    AnalysisError,
+    AurikoError,
+    CheckError,
+    MagicUsageError,
+    RequestValidationError,
+    TemplateError,
+)
+from .commands import CI_LEVEL, CONFIG_KEYS, NotebookSession, describe_settings, set_ledger, summary_text
 from .magic_args import parse_line, parse_subcommand, subcommand_help
 from .settings import DEFAULT_MODEL, settings
 from .templating import fill_template
@@ -32,6 +45,7 @@ HELP = """\
   --max-tokens N  --param key=value (repeatable)  --tag T (repeatable)  --trace-id ID  --no-stream
   --deadline SECONDS (the whole call, stream included)
   --format markdown|text|code|json  --chat  -o/--out VAR  --compare optimize=a,b|model=a,b  --repeat N
+  --responses (send it through the Responses API; automatic for a model `%auriko models` lists as responses only)
 With --compare: --expect TEXT (the correct answer; checked with `contains` unless --check is given)
   --check SPEC (repeatable: contains, equals, number, regex, contains=TEXT, regex=PATTERN, number=42~0.5,
   json_valid, json_schema={...}; without a value a check uses --expect)
@@ -47,8 +61,73 @@ _SETTINGS_TRAITS = (("default_model", "model"), ("stream", "stream"), ("max_toke
                     ("store_text", "store_text"))
 
 
+_USAGE_ERRORS = (MagicUsageError, TemplateError, CheckError, AnalysisError, TraitError)
+"""Mistakes in how the magic was used: shown as IPython's "UsageError: ..." line; other AurikoErrors carry their name."""
+
+_HINTS = (  # what the gateway's hints name (HTTP endpoints) -> what a notebook user types
+    (re.compile(r"(?:send|use|call)\s+(?:this|the)\s+request\s+(?:to|with)\s+POST /v1/responses", re.I),
+     "add --responses to the %%auriko line"),
+    (re.compile(r"(?:send|use|call)\s+(?:this|the)\s+request\s+(?:to|with)\s+POST /v1/chat/completions", re.I),
+     "leave out --responses"),
+    (re.compile(r"use POST /v1/chat/completions", re.I), "leave out --responses"),
+    (re.compile(r"GET /v1/models(?:/\{?[\w.-]*\}?)?"), "%auriko models"),
+    (re.compile(r"GET /v1/directory/models"), "%auriko prices MODEL"),
+    (re.compile(r"GET /v1/registry/providers"), "%auriko providers"),
+    (re.compile(r"GET /v1/me\b"), "%auriko me"),
+    (re.compile(r"POST /v1/responses"), "%%auriko --responses"),
+    (re.compile(r"POST /v1/chat/completions"), "%%auriko"),
+)
+
+
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
+
+
+def user_hints(text: str) -> str:
+    """`text` with the HTTP endpoints its hints name replaced by the magic command a notebook user types."""
+    for pattern, words in _HINTS:
+        text = pattern.sub(words, text)
+    return text
+
+
+def is_usage_error(err: BaseException) -> bool:
+    """A mistake in the magic's line or cell, found before anything was sent (a request option refused by the
+    client's own checks counts: it never reached the gateway)."""
+    return isinstance(err, _USAGE_ERRORS) or (isinstance(err, RequestValidationError) and err.status_code is None)
+
+
+def error_line(err: BaseException) -> str:
+    """An error of the magic as one line: a usage mistake as its message; an API error as "ClassName: message"."""
+    if is_usage_error(err):
+        return _one_line(err)
+    return f"{type(err).__name__}: {user_hints(_one_line(err))}"
+
+
+def _from_magic(tb: TracebackType | None) -> bool:
+    """Whether the error came out of the `%%auriko` / `%auriko` magic (not the user's own code)."""
+    return any(frame.f_code is _MAGIC_CODE for frame, _ in traceback.walk_tb(tb))
+
+
+def _show_api_error(shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType | None,
+                    tb_offset: int | None = None) -> None:
+    """IPython's handler for AurikoError: from the magic, one line on stderr (the cell still fails); from the
+    user's own code, the usual traceback."""
+    if _from_magic(tb):
+        print(error_line(value), file=sys.stderr)
+    else:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+
+
+def _install_error_display(shell: Any) -> bool:
+    """Have the shell show the magic's API errors as one line under their own name (checked each time one leaves the
+    magic); False when the shell has another custom exception handler, which we leave alone: the magic then raises
+    a UsageError whose line names the class."""
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    if shell.custom_exceptions not in ((), (AurikoError,)):
+        return False
+    shell.set_custom_exc((AurikoError,), _show_api_error)
+    return True
 
 
 @magics_class
@@ -116,7 +195,9 @@ class AurikoMagics(Magics, Configurable):
         try:
             return self._line(line) if cell is None else self._cell(line, cell)
         except (AurikoError, TraitError) as e:  # user errors; a bug keeps its traceback
-            raise UsageError(_one_line(e)) from None
+            if is_usage_error(e) or not _install_error_display(self.shell):
+                raise UsageError(error_line(e)) from None
+            raise  # an API error: _show_api_error prints it as one line under its own name
 
     # -- the cell: parse, fill the template, one NotebookSession call (ask or compare), show, store --------------
 
@@ -131,12 +212,15 @@ class AurikoMagics(Magics, Configurable):
         options: dict[str, Any] = dict(model=opts.model, routing=opts.routing, no_optimize=opts.no_optimize,
                                        stream=opts.stream, system=opts.system, tags=opts.tags,
                                        trace_id=opts.trace_id, **opts.params)
+        if opts.responses:
+            options["endpoint"] = "responses"
         if opts.compare:
             key, values = opts.compare
             comparison = self.state.compare(prompt, by=key, values=values, repeats=opts.repeat, expect=opts.expect,
                                             checks=opts.checks or None, slo=opts.slo, **options)
             self._show_comparison(comparison, f"compare {key}={','.join(values)} × {opts.repeat}")
             return self._store(opts, comparison)
+        self.state.model_list()  # once per connection: which models only the Responses API serves (endpoint_for)
         answer = self.state.ask(prompt, chat=opts.chat, **options)
         if isinstance(answer, ChatStream):
             return self._store(opts, show_stream(answer, opts.format))
@@ -208,7 +292,7 @@ class AurikoMagics(Magics, Configurable):
         print(f"using the {'offline simulation' if mode == 'offline' else mode + ' connection'}")
 
     def _sub_config(self, args: Any) -> None:
-        print(repr(self.state.configure(**dict(args.items))))
+        print(describe_settings(self.state.configure(**dict(args.items))))
 
     def _sub_models(self, args: Any) -> Any:
         return self.state.models(*args.filters)
@@ -241,6 +325,9 @@ class AurikoMagics(Magics, Configurable):
 
     def _sub_compare(self, args: Any) -> Any:
         return self.state.compare_panel()
+
+
+_MAGIC_CODE = AurikoMagics.auriko.__code__
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -33,6 +33,17 @@ PANEL_SHOWN = (  # all of the panel inside the notebook's scrolled area, the cha
     " return b.top >= v.top && b.bottom <= v.bottom && c.height > 200 && c.bottom <= b.bottom; })()")
 
 
+TABLE_BOXES = ("t => { const r = e => { const b = e.getBoundingClientRect(); return [Math.round(b.left), "
+               "Math.round(b.right)]; }; return {table: r(t), box: r(t.parentElement), "
+               "output: r(t.closest('.jp-OutputArea-output'))}; }")
+TABLE_INSIDE_ITS_BOX = (  # the table's box ends inside the output area; a wider table scrolls within that box
+    "t => { const box = t.parentElement.getBoundingClientRect(),"
+    " out = t.closest('.jp-OutputArea-output').getBoundingClientRect(),"
+    " scrolls = getComputedStyle(t.parentElement).overflowX;"
+    " return box.right <= out.right + 1 && (t.getBoundingClientRect().right <= box.right + 1"
+    " || scrolls === 'auto' || scrolls === 'scroll'); }")
+
+
 def _open_and_run_all(page: Page, lab: dict[str, Any], notebook: str) -> None:
     """Open `notebook` alone (`reset`: no tab of an earlier test comes back), wait until it is the current tab
     with its kernel idle, then Run All Cells from the menu."""
@@ -74,7 +85,11 @@ def test_notebook_02_panels_in_jupyterlab(jupyter_lab: dict[str, Any], page: Pag
     table = panel.locator("table.auriko-summary")
     expect(table).to_be_visible()
     expect(table).to_contain_text("ttft")
-    expect(table).to_contain_text(re.compile(r"\d+ ms \[\d+–\d+\]"))  # intervals, e.g. "812 ms [640–990]"
+    expect(table).to_contain_text("TTFT p50 (ms)")  # readable headers with units
+    expect(table).to_contain_text(re.compile(r"\d+ \[\d+–\d+\]"))  # intervals, e.g. "812 [640–990]"
+    # the default layout, file browser open: the table fits or scrolls inside the panel's own box
+    assert page.locator("#jp-left-stack").is_visible()
+    assert table.evaluate(TABLE_INSIDE_ITS_BOX), table.evaluate(TABLE_BOXES)
     assert table.locator("tbody tr").count() >= 2
     chart = panel.locator("img.widget-image")
     expect(chart).to_be_visible()
@@ -114,7 +129,7 @@ def test_checks_slo_and_answers_in_jupyterlab(jupyter_lab: dict[str, Any], page:
     _open_and_run_all(page, jupyter_lab, CHECKS_NOTEBOOK)
     panel = _run_panel(page)
     table = panel.locator("table.auriko-summary")
-    expect(table).to_contain_text("pass_rate")
+    expect(table).to_contain_text("pass rate")
     expect(table).to_contain_text(re.compile(r"\d+% \[\d+–\d+%\]"))  # a pass rate with its interval
     line = panel.locator(".auriko-recommendation-line")
     expect(line).to_contain_text("cheapest group")

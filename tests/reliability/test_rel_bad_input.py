@@ -46,9 +46,11 @@ class Bad:
     feed: Any  # a magic cell (str), a callable taking the client, or a server response (see SERVER)
     expect: str  # a fragment of the one-line message
     error: type[BaseException] = ak.AurikoError
+    label: str = "UsageError"  # how the magic labels the line: API errors carry their own class name (issue 15)
 
 
-# -- magics: each fails the cell with one "UsageError: ..." line ------------------------------------------
+# -- magics: each fails the cell with one line: "UsageError: ..." for a mistake in the magic's use, the error's
+# own class name ("NotFoundError: ...") for what the gateway refused ------------------------------------------
 
 MAGIC = [
     Bad("unknown flag", "%%auriko --bogus\nhi", "unrecognized arguments: --bogus"),
@@ -83,8 +85,9 @@ MAGIC = [
     Bad("tag over 50 chars", "%%auriko --tag " + "t" * 51 + "\nhi", "tag 0 is 51 characters; the limit is 50"),
     Bad("magic 101 tags", "%%auriko " + " ".join(f"--tag t{i}" for i in range(101)) + "\nhi", "101 tags; the limit is 100"),
     Bad("trace id over 255", "%%auriko --trace-id " + "x" * 256 + "\nhi", "trace_id: is 256 characters; the limit is 255"),
-    Bad("unknown model (gateway)", "%%auriko -m no-such-model\nhi", "404 model_not_found"),
-    Bad("unsatisfiable ttft (gateway)", "%%auriko --max-ttft-ms 1\nhi", "latency_constraint_exceeded"),
+    Bad("unknown model (gateway)", "%%auriko -m no-such-model\nhi", "404 model_not_found", label="NotFoundError"),
+    Bad("unsatisfiable ttft (gateway)", "%%auriko --max-ttft-ms 1\nhi", "latency_constraint_exceeded",
+        label="BadRequestError"),
     Bad("unknown subcommand", "%auriko frobnicate", "unknown subcommand 'frobnicate'"),
     Bad("config unknown key", "%auriko config colour=blue", "expected key=value with key in"),
     Bad("config without =", "%auriko config model", "expected key=value"),
@@ -142,7 +145,7 @@ def test_bad_magic_line_gives_one_clear_line(case: Bad, shell: tuple[Any, Auriko
     out = capsys.readouterr()
     assert not result.success
     lines = [ln for ln in out.err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("UsageError: "), out.err
+    assert len(lines) == 1 and lines[0].startswith(f"{case.label}: "), out.err
     assert case.expect in lines[0], lines[0]
     assert "Traceback" not in out.out + out.err
     # nothing lost, nothing half-applied, and the shell carries on

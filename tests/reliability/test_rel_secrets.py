@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import pickle
+import re
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,7 +138,9 @@ def test_every_magic_option_subcommand_and_error_keeps_the_key_out(
         assert not shell.run_cell("%%auriko --no-stream\nnobody listens").success  # connection refused
         out = capsys.readouterr()
         texts += [out.out, out.err]
-        assert out.err.count("UsageError: ") >= len(USAGE_ERRORS) + 2 * len(FAULT_KINDS)
+        # one line per failed cell: "UsageError: ..." for the magic's use, the class name for API errors (issue 15)
+        labels = re.findall(r"^(\w+Error): ", out.err, re.M)
+        assert len(labels) >= len(USAGE_ERRORS) + 2 * len(FAULT_KINDS) + 1, out.err
         # nothing else was printed as a traceback
         assert "Traceback" not in out.out + out.err
     finally:

@@ -24,23 +24,39 @@ if TYPE_CHECKING:
     from ...measure.comparison import Comparison
     from ...measure.recommend import Recommendation
 
-__all__ = ["Views", "answers_html", "chart_png", "recommendation_html", "render_views", "summary_html",
-           "summary_of", "table_html"]
+__all__ = ["Views", "answers_html", "chart_png", "png_size", "recommendation_html", "render_views", "scroll_box",
+           "summary_html", "summary_of", "table_html"]
 
 CI = 0.95  # the level of the panel's intervals and of its recommendation
-CHART_DPI = 110  # the panel's chart: 770 × 462 px, shown at its own size (CHART_WIDTH), not stretched
-CHART_WIDTH = "770px"
+# The panel's chart is shown at CHART_CSS (CSS px, height capped so it fits a laptop screen under the table) and
+# drawn at CHART_DENSITY × that many pixels: figure inches × CSS_DPI = the CSS size, so text reads at its point size
+# and the browser scales the PNG down by a whole factor (sharp on 1× and 2× screens), never up.
+CHART_CSS = (720, 400)
+CSS_DPI = 100
+CHART_DENSITY = 2
+CHART_DPI = CSS_DPI * CHART_DENSITY
+CHART_WIDTH = f"{CHART_CSS[0]}px"
 NO_ANSWERS = "<i>no answers yet</i>"
 _KEYWORD_HINT = re.compile(r"Pass max_ttft_p95_ms=.*?under an SLO\.")
 _PANEL_HINT = "Set an SLO (max TTFT p95, min pass rate) to recommend under it."
 
 
-_TABLE_STYLE = "<style>.auriko-panel-table td { white-space: nowrap; }</style>"
+# A wide table scrolls inside its own box: the box is at most as wide as the panel (the HTML widget's content box
+# may not grow to the table's width either), and its cells stay on one line ("812 ms [640–990]" unbroken).
+SCROLL_BOX = "overflow-x:auto;max-width:100%"
+_TABLE_STYLE = ("<style>.auriko-panel-table td { white-space: nowrap; } "
+                ".jupyter-widget-html-content:has(> .auriko-scroll-box) { min-width: 0; }</style>")
+
+
+def scroll_box(content: str, cls: str = "") -> str:
+    """`content` in a box that scrolls sideways inside the panel instead of widening it."""
+    classes = f"auriko-scroll-box {cls}".strip()
+    return f'{_TABLE_STYLE}<div class="{classes}" style="{SCROLL_BOX}">{content}</div>'
 
 
 def table_html(summary: pd.DataFrame) -> str:
-    """The panel's summary table: `summary_html`, its cells kept on one line ("812 ms [640–990]" unbroken)."""
-    return f'{_TABLE_STYLE}<div class="auriko-panel-table">{summary_html(summary)}</div>'
+    """The panel's summary table (`summary_html`) in its own sideways-scrolling box."""
+    return scroll_box(summary_html(summary), "auriko-panel-table")
 
 
 def summary_of(df: pd.DataFrame, grid: Any = None) -> pd.DataFrame:
@@ -50,14 +66,16 @@ def summary_of(df: pd.DataFrame, grid: Any = None) -> pd.DataFrame:
     return Comparison(df, grid).summary()
 
 
-def chart_png(df: pd.DataFrame, *, width: float = 7.0, height: float = 4.2, dpi: int = 80) -> bytes:
-    """The cost-vs-TTFT chart of the rows (a Pareto frontier per model) as PNG bytes."""
+def chart_png(df: pd.DataFrame, *, size: tuple[int, int] = CHART_CSS, density: int = CHART_DENSITY) -> bytes:
+    """The cost-vs-TTFT chart of the rows (a Pareto frontier per model) as PNG bytes, to be shown at `size` CSS px:
+    `density` × that many pixels (the figure is size / CSS_DPI inches, drawn at CSS_DPI × density dots per inch)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from ...measure.plots import cost_vs_ttft
 
-    fig = Figure(figsize=(width, height), dpi=dpi)
+    dpi = CSS_DPI * density
+    fig = Figure(figsize=(size[0] / CSS_DPI, size[1] / CSS_DPI), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     cost_vs_ttft(df, ax=ax)
@@ -92,9 +110,16 @@ def answers_html(comparison: Comparison) -> str:
     if comparison.rows.empty:
         return NO_ANSWERS
     try:
-        return answers(comparison)._repr_html_()
+        return scroll_box(answers(comparison)._repr_html_())
     except AurikoError as e:
         return message_html(f"no answers: {one_line(e)}", WARNING_STYLE)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of PNG bytes, from the IHDR chunk."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or len(png) < 24:
+        raise ValueError("not a PNG image")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 @dataclass(frozen=True)
@@ -110,4 +135,4 @@ class Views:
 def render_views(comparison: Comparison, slo: dict[str, float]) -> Views:
     """Every view but the table from the comparison alone (safe in a worker thread: no widget is touched)."""
     rec, result = recommendation_html(comparison, slo)
-    return Views(chart_png(comparison.rows, dpi=CHART_DPI), rec, answers_html(comparison), result)
+    return Views(chart_png(comparison.rows), rec, answers_html(comparison), result)

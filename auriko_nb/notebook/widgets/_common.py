@@ -10,6 +10,18 @@ OFFLINE_LABEL = "offline simulation"
 ERROR_STYLE = "color:#b00020"
 WARNING_STYLE = "color:#a15c00"
 NOTE_STYLE = "color:#666"
+WIDE = {"description_width": "initial"}  # a description shown in full, never cut off
+# One line per routing strategy (the API reference's semantics): base strategies favour their dimension but still
+# weigh the others; -focus variants optimise almost only that dimension; balanced weighs all equally.
+STRATEGY_HELP = {
+    "cost": "favours a low price, still weighs the others",
+    "cost-focus": "almost only the price (the gateway's default)",
+    "ttft": "favours a fast first token, still weighs the others",
+    "ttft-focus": "almost only the time to first token",
+    "tps": "favours high throughput (tokens/s), still weighs the others",
+    "tps-focus": "almost only throughput",
+    "balanced": "weighs price, first token and throughput equally",
+}
 
 
 def message_html(text: str, style: str) -> str:

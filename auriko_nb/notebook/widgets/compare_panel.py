@@ -8,6 +8,10 @@ is redrawn at most every `refresh_interval` seconds and once at the end, and the
 with it, computed in a worker thread while the run goes on. Nothing here computes anything a plain `ak.Sweep` /
 `ak.summarize(ci=)` / `ak.recommend` / `ak.answers` / `ak.plots.cost_vs_ttft` call could not.
 
+Before Run an estimate line says how many calls the inputs make and about what they cost (the directory prices the
+sweep plans with); during a run it adds the time left. The table scrolls sideways in its own box; the chart is hidden
+until there is one and is drawn at twice the CSS size it is shown at.
+
 Expected answers: a prompt block may end with `==> expected`; the "expected" box gives the expected answer of every
 prompt without its own. Checks are written one per line (`checks.from_spec`: `contains`, `number=42~0.5`,
 `regex=PATTERN`, `json_valid`, ...); with expected answers and no check written, the check is `contains`.
@@ -32,10 +36,11 @@ from ...measure.comparison import Comparison, split_prompts  # noqa: F401 - the 
 from ...measure.sweep import DEFAULT_LEDGER, BudgetError, Row, Sweep
 from ...types.request import STRATEGIES
 from ._chart import (
-    CHART_WIDTH,
+    CHART_DENSITY,
     CI,
     NO_ANSWERS,
     Views,
+    png_size,
     recommendation_html,
     render_views,
     summary_of,
@@ -45,6 +50,8 @@ from ._common import (
     ERROR_STYLE,
     NOTE_STYLE,
     OFFLINE_LABEL,
+    STRATEGY_HELP,
+    WIDE,
     DisplayMixin,
     choices_from,
     close_tree,
@@ -53,6 +60,7 @@ from ._common import (
     message_html,
     one_line,
 )
+from ._estimate import RunClock, estimate_text, sweep_cost
 from ._inputs import ARROW, DEFAULT_CHECK, needs_expect, parse_checks, parse_prompts
 
 if TYPE_CHECKING:
@@ -61,6 +69,7 @@ if TYPE_CHECKING:
     from ...measure.recommend import Recommendation
 
 DEFAULT_EXPORT = "auriko-compare.csv"
+_UNREAD = object()  # the directory has not been read yet
 DEFAULT_STRATEGIES = ("cost", "ttft")
 NO_PREFERENCE = "no preference"
 PROMPTS_PLACEHOLDER = (f"one prompt per block, blocks separated by a blank line; to check the answer, end the block "
@@ -68,7 +77,10 @@ PROMPTS_PLACEHOLDER = (f"one prompt per block, blocks separated by a blank line;
 EXPECTED_PLACEHOLDER = f"expected answer of every prompt without its own {ARROW}"
 CHECKS_PLACEHOLDER = (f"checks, one per line (none: {DEFAULT_CHECK} when an expected answer is given), e.g.\n"
                       "contains · equals · number=42~0.5 · regex=PATTERN · json_valid · json_schema={...}")
-WIDE = {"description_width": "initial"}
+MODELS_HINT = "Ctrl/⌘-click to pick several"
+MAX_MODEL_ROWS = 12  # more models than this: the list scrolls
+NO_PREFERENCE_HELP = "sends no strategy: the session routing, else the gateway's default (cost-focus)"
+NO_LIMIT = "no limit"
 
 
 def _model_ids(client: Any) -> tuple[list[str], str]:
@@ -113,6 +125,9 @@ class ComparePanel(DisplayMixin):
         self._chart_seq = self._chart_shown = 0
         self._chart_job: asyncio.Future[Views] | None = None
         self._chart_dirty = False
+        self._clock: RunClock | None = None
+        self._planned = ""
+        self._directory: Any = _UNREAD
         import matplotlib.backends.backend_agg  # noqa: F401 - imported now, not in the middle of a run
 
         from ...measure import plots  # noqa: F401
@@ -122,6 +137,7 @@ class ComparePanel(DisplayMixin):
         self.widget = self._layout()
         self._refresh_header()
         self._set_status("ready")
+        self._show_estimate()
 
     def _build_inputs(self, ids: list[str], note: str) -> None:
         """The prompt, expected-answer and checks boxes, models (the session's model first chosen), strategies,
@@ -135,14 +151,22 @@ class ComparePanel(DisplayMixin):
         self.checks = w.Textarea(placeholder=CHECKS_PLACEHOLDER, description="checks",
                                  layout=w.Layout(width="60%", height="3.6em"))
         self.models = w.SelectMultiple(options=ids, value=(default_model,) if default_model else (),
-                                       description="models", rows=min(max(len(ids), 3), 8))
+                                       description="models", rows=min(max(len(ids), 3), MAX_MODEL_ROWS),
+                                       tooltip=MODELS_HINT)
+        self.models_hint = w.HTML(message_html(MODELS_HINT, NOTE_STYLE) if ids else "")
         self.models_note = w.HTML(message_html(note, NOTE_STYLE))
         self.strategy_boxes: dict[str | None, Any] = {
-            s: w.Checkbox(value=s in DEFAULT_STRATEGIES, description=s, indent=False) for s in STRATEGIES}
-        self.strategy_boxes[None] = w.Checkbox(value=False, description=NO_PREFERENCE, indent=False)
+            s: w.Checkbox(value=s in DEFAULT_STRATEGIES, description=s, indent=False, tooltip=STRATEGY_HELP[s],
+                          layout=w.Layout(width="8em")) for s in STRATEGIES}
+        self.strategy_boxes[None] = w.Checkbox(value=False, description=NO_PREFERENCE, indent=False,
+                                               tooltip=NO_PREFERENCE_HELP, layout=w.Layout(width="8em"))
+        self.strategy_help = {s: w.HTML(message_html(STRATEGY_HELP.get(s or "", NO_PREFERENCE_HELP), NOTE_STYLE))
+                              for s in self.strategy_boxes}
         self.repeats = w.IntText(value=1, description="repeats")
         self.concurrency = w.IntText(value=4, description="concurrency")
-        self.budget = w.FloatText(value=0.0, step=0.01, description="budget $", tooltip="0 = no budget")
+        self.budget = w.FloatText(value=0.0, step=0.01, description="budget $", tooltip=f"0 = {NO_LIMIT}")
+        self.budget_note = w.HTML()
+        self.estimate = w.HTML()
         self.stream = w.Checkbox(value=settings.stream, description="stream", indent=False)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
@@ -157,6 +181,10 @@ class ComparePanel(DisplayMixin):
                                                 tooltip="0 = no minimum (needs checks)", style=WIDE)
         for box in (self.max_ttft_p95, self.min_pass_rate):
             box.observe(lambda _change: self._slo_changed(), names="value")
+        self.budget.observe(lambda _change: self._show_budget(), names="value")
+        self._show_budget()
+        for widget in (self.prompts, self.models, self.repeats, *self.strategy_boxes.values()):
+            widget.observe(lambda _change: self._show_estimate(), names="value")
 
     def _build_outputs(self) -> None:
         """The header, progress, status and error lines; the Summary tab (table, SLO boxes, recommendation line,
@@ -166,14 +194,17 @@ class ComparePanel(DisplayMixin):
         self.progress = w.IntProgress(value=0, min=0, max=1, description="calls")
         self.status = w.HTML()
         self.error_label = w.HTML()
-        self.table = w.HTML(table_html(summary_of(_empty_frame())), layout=w.Layout(overflow="auto"))
-        self.chart = w.Image(format="png", layout=w.Layout(max_width=CHART_WIDTH))
+        fit = {"width": "100%", "max_width": "100%"}  # as wide as the panel, never wider: wide tables scroll
+        self.table = w.HTML(table_html(summary_of(_empty_frame())), layout=w.Layout(overflow="auto", **fit))
+        # hidden until there is a chart (an Image without a value shows a broken-image icon); shown at its CSS size
+        self.chart = w.Image(format="png", layout=w.Layout(display="none", max_width="100%", height="auto"))
         self.recommendation_line = w.HTML()
-        self.answers_table = w.HTML(NO_ANSWERS, layout=w.Layout(overflow="auto"))
+        self.answers_table = w.HTML(NO_ANSWERS, layout=w.Layout(overflow="auto", **fit))
         summary_tab = w.VBox([self.table,
                               w.HBox([w.HTML("<b>SLO</b>"), self.max_ttft_p95, self.min_pass_rate]),
-                              self.recommendation_line, self.chart])
-        self.tabs = w.Tab(children=[summary_tab, w.VBox([self.answers_table])], titles=("Summary", "Answers"))
+                              self.recommendation_line, self.chart], layout=w.Layout(**fit))
+        self.tabs = w.Tab(children=[summary_tab, w.VBox([self.answers_table], layout=w.Layout(**fit))],
+                          titles=("Summary", "Answers"), layout=w.Layout(**fit))
 
     def _layout(self) -> Any:
         """The panel's VBox: inputs, buttons, progress, then the Summary and Answers tabs."""
@@ -181,15 +212,56 @@ class ComparePanel(DisplayMixin):
             self.header,
             self.prompts,
             w.HBox([self.expected, self.checks]),
-            w.HBox([w.VBox([self.models, self.models_note]),
-                    w.VBox([w.HTML("<b>strategies</b>"), *self.strategy_boxes.values()])]),
-            w.HBox([self.repeats, self.concurrency, self.budget, self.stream]),
+            w.HBox([w.VBox([self.models, self.models_hint, self.models_note]),
+                    w.VBox([w.HTML("<b>strategies</b>"),
+                            *[w.HBox([box, self.strategy_help[s]]) for s, box in self.strategy_boxes.items()]])]),
+            w.HBox([self.repeats, self.concurrency, self.budget, self.budget_note, self.stream]),
+            self.estimate,
             w.HBox([self.run_button, self.cancel_button, self.export_path, self.export_button]),
             self.export_note,
             w.HBox([self.progress, self.status]),
             self.error_label,
             self.tabs,
         ])
+
+    def _show_budget(self) -> None:
+        """Say what the budget box means: 0 (or empty) is no limit."""
+        budget = float(self.budget.value or 0)
+        text = NO_LIMIT if budget == 0 else "" if budget < 0 else f"stops before spending more than ${budget:g}"
+        self.budget_note.value = message_html(text, NOTE_STYLE)
+
+    def directory(self) -> Any:
+        """The directory (prices) for the estimate, read once; None without a sync client or when it failed."""
+        if self._directory is _UNREAD:
+            if self.client is None or isinstance(self.client, AsyncClient):
+                self._directory = None
+            else:
+                try:
+                    self._directory = self.client.directory()
+                except Exception:  # noqa: BLE001 - no prices only means no cost in the estimate
+                    self._directory = None
+        return self._directory
+
+    def estimate_line(self) -> str:
+        """What the estimate line says before a run: "N calls, about $X" ("" while the inputs describe no run)."""
+        try:
+            prompts = self.prompt_list()
+        except (ValueError, AurikoError):
+            return ""
+        models, strategies = list(self.models.value), self.selected_strategies()
+        repeats = int(self.repeats.value or 0)
+        calls = len(prompts) * len(models) * len(strategies) * repeats
+        if calls <= 0:
+            return ""
+        directory = self.directory()
+        if directory is None:
+            return estimate_text(calls, None)
+        usd, unpriced = sweep_cost(directory, prompts, models, strategies, repeats)
+        return estimate_text(calls, usd, unpriced)
+
+    def _show_estimate(self) -> None:
+        if not self.running:
+            self.estimate.value = message_html(self.estimate_line(), NOTE_STYLE)
 
     # -- inputs ------------------------------------------------------------------------------------------
 
@@ -288,8 +360,11 @@ class ComparePanel(DisplayMixin):
             self._set_error(one_line(e))
             return None
         self._set_error("")
+        self.export_note.value = ""  # a note of an earlier run ("wrote 54 rows ...") is not about this one
         before = (self.progress.value, self.progress.max, self.status.value)
         self.sweep = sweep
+        self._clock = RunClock(len(sweep.cells))
+        self._planned = self.estimate_line()
         self._last_refresh = 0.0
         self.progress.max, self.progress.value, self.progress.bar_style = len(sweep.cells), 0, ""
         self._set_running(True)
@@ -309,6 +384,7 @@ class ComparePanel(DisplayMixin):
             return None
         finally:
             self._set_running(False)
+            self._show_estimate()
         self._finish(sweep, df)
         return df
 
@@ -351,6 +427,9 @@ class ComparePanel(DisplayMixin):
                 self._refresh_header()
             self.progress.value = len(self.sweep.rows) if self.sweep is not None else self.progress.value + 1
             self._set_status(f"running: {self._counts()}")
+            if self._clock is not None and self.sweep is not None:
+                left = self._clock.left(len(self.sweep.rows))
+                self.estimate.value = message_html(" · ".join(t for t in (self._planned, left) if t), NOTE_STYLE)
             if time.monotonic() - self._last_refresh >= self.refresh_interval:
                 self._refresh()
         except Exception as e:  # noqa: BLE001 - a display problem must not stop the sweep
@@ -399,11 +478,19 @@ class ComparePanel(DisplayMixin):
         """Show a drawing (chart, recommendation, answers) unless a newer one is already shown."""
         if seq > self._chart_shown:
             self._chart_shown = seq
-            self.chart.value = views.png
+            self._show_chart(views.png)
             self.recommendation_line.value = views.recommendation
             self.answers_table.value = views.answers
             self.recommendation = views.result
             self.chart_updates += 1
+
+    def _show_chart(self, png: bytes) -> None:
+        """Show the PNG at its CSS size (its pixels / CHART_DENSITY: never stretched); hidden when there is none."""
+        self.chart.value = png
+        if png:
+            width, height = png_size(png)
+            self.chart.width, self.chart.height = str(width // CHART_DENSITY), str(height // CHART_DENSITY)
+        self.chart.layout.display = "" if png else "none"
 
     def _slo_changed(self) -> None:
         """A new SLO: the recommendation of the last run is redone at once (during a run, the next refresh does)."""

@@ -14,7 +14,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import ipywidgets as w
-from traitlets import TraitError
+from traitlets import CUnicode, TraitError
 
 from ...errors import RequestValidationError
 from ...types.request import STRATEGIES, WEIGHT_KEYS, coerce_routing
@@ -23,7 +23,9 @@ from ._common import (
     ERROR_STYLE,
     NOTE_STYLE,
     OFFLINE_LABEL,
+    STRATEGY_HELP,
     WARNING_STYLE,
+    WIDE,
     DisplayMixin,
     choices_from,
     close_tree,
@@ -41,6 +43,40 @@ NOT_SENT = "no routing preference sent"
 PANEL_FIELDS = ("optimize", "weights", "max_ttft_ms", "max_cost_per_1m", "min_throughput_tps", "providers",
                 "exclude_providers", "data_policy")
 DEFAULT_WEIGHT = 0.5
+UNSET_HINT = "unset"
+NOTHING_TO_SWITCH = "routing: nothing to switch"
+NOTHING_TIP = "no strategy or option is set: there is no gateway.routing to send or to switch off"
+STRATEGY_NOTES = {NO_STRATEGY: "no strategy sent: the gateway's default (cost-focus)",
+                  CUSTOM: "your own weights of price, first token and throughput"}
+SWITCH_TIP = "send gateway.routing with every default call"
+
+
+class LimitText(w.Text):
+    """A limit field: empty (placeholder "unset") when the limit is not set; numbers assigned from code become text."""
+
+    value = CUnicode("", help="the limit as typed; empty: unset").tag(sync=True)
+
+
+def _limit_text(value: Any) -> str:
+    """A routing limit as the field shows it: "" when unset (None or 0), else the number without a trailing .0."""
+    if not value:
+        return ""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _limit_value(field: str, text: str, kind: type[float] | type[int]) -> float | int | None:
+    """A limit field's text as a number: None when empty or 0 (unset); other text is a one-line error."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise RequestValidationError(f"{field}: {text!r} is not a number (leave it empty for unset)") from None
+    if kind is int and not number.is_integer():
+        raise RequestValidationError(f"{field}: {text!r} is not a whole number of ms")
+    return kind(number) if number else None
 
 
 def _providers_from(client: Any) -> tuple[list[str], str]:
@@ -82,27 +118,28 @@ class RoutingPanel(DisplayMixin):
         if self.offline:
             title += f' <span style="color:#a15c00"><b>({OFFLINE_LABEL})</b></span>'
         self.header = w.HTML(title)
-        self.enabled = w.ToggleButton(value=self.settings.optimize_enabled, icon="random",
-                                      tooltip="send gateway.routing with every default call")
+        self.enabled = w.ToggleButton(value=self.settings.optimize_enabled, icon="random", tooltip=SWITCH_TIP,
+                                      layout=w.Layout(width="auto"))
         self.strategy = w.Dropdown(
             options=[("(none: gateway default)", NO_STRATEGY), *[(s, s) for s in STRATEGIES],
                      ("custom weights", CUSTOM)],
-            value=NO_STRATEGY, description="strategy")
+            value=NO_STRATEGY, description="strategy", style=WIDE, layout=w.Layout(width="auto"))
+        self.strategy_help = w.HTML()
         self.weights = {k: w.FloatSlider(value=DEFAULT_WEIGHT, min=0.0, max=1.0, step=0.05, description=f"{k}",
-                                         continuous_update=False) for k in WEIGHT_KEYS}
+                                         continuous_update=False, style=WIDE) for k in WEIGHT_KEYS}
         self.weights_box = w.VBox(list(self.weights.values()), layout=w.Layout(display="none"))
-        self.max_ttft_ms = w.BoundedIntText(value=0, min=0, max=10_000_000, description="max TTFT ms",
-                                            tooltip="0 = unset")
-        self.max_cost_per_1m = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=0.1,
-                                                  description="max $/1M", tooltip="0 = unset")
-        self.min_throughput_tps = w.BoundedFloatText(value=0.0, min=0.0, max=1e9, step=1.0,
-                                                     description="min tok/s", tooltip="0 = unset")
-        self.providers = w.SelectMultiple(options=list(providers), value=(), description="include", rows=6)
-        self.exclude_providers = w.SelectMultiple(options=list(providers), value=(), description="exclude", rows=6)
+        limit = {"placeholder": UNSET_HINT, "style": WIDE, "layout": w.Layout(width="15em")}
+        self.max_ttft_ms = LimitText(description="max TTFT (ms)", tooltip="empty = unset", **limit)
+        self.max_cost_per_1m = LimitText(description="max $ per 1M tokens", tooltip="empty = unset", **limit)
+        self.min_throughput_tps = LimitText(description="min tokens/s", tooltip="empty = unset", **limit)
+        self.providers = w.SelectMultiple(options=list(providers), value=(), description="include", rows=6,
+                                          style=WIDE)
+        self.exclude_providers = w.SelectMultiple(options=list(providers), value=(), description="exclude", rows=6,
+                                                  style=WIDE)
         self.providers_note = w.HTML(message_html(note, NOTE_STYLE))
         self.data_policy = w.Dropdown(options=[("(unset)", UNSET), ("none", "none"),
                                                ("no_training", "no_training"), ("zdr", "zdr")],
-                                      value=UNSET, description="data policy")
+                                      value=UNSET, description="data policy", style=WIDE)
         self.error_label = w.HTML()
         self.warning_label = w.HTML()
         self.preview = w.HTML()
@@ -111,7 +148,7 @@ class RoutingPanel(DisplayMixin):
         """The panel's VBox: the controls in rows, then the messages and the preview."""
         return w.VBox([
             self.header,
-            w.HBox([self.enabled, self.strategy]),
+            w.HBox([self.enabled, self.strategy, self.strategy_help]),
             self.weights_box,
             w.HBox([self.max_ttft_ms, self.max_cost_per_1m, self.min_throughput_tps]),
             w.HBox([self.providers, self.exclude_providers]),
@@ -132,12 +169,12 @@ class RoutingPanel(DisplayMixin):
             out["weights"] = {k: float(s.value) for k, s in self.weights.items()}
         elif self.strategy.value != NO_STRATEGY:
             out["optimize"] = self.strategy.value
-        if self.max_ttft_ms.value:
-            out["max_ttft_ms"] = int(self.max_ttft_ms.value)
-        if self.max_cost_per_1m.value:
-            out["max_cost_per_1m"] = float(self.max_cost_per_1m.value)
-        if self.min_throughput_tps.value:
-            out["min_throughput_tps"] = float(self.min_throughput_tps.value)
+        limits = (("max_ttft_ms", self.max_ttft_ms, int), ("max_cost_per_1m", self.max_cost_per_1m, float),
+                  ("min_throughput_tps", self.min_throughput_tps, float))
+        for field, box, kind in limits:
+            value = _limit_value(box.description, box.value, kind)
+            if value is not None:
+                out[field] = value
         if self.providers.value:
             out["providers"] = list(self.providers.value)
         if self.exclude_providers.value:
@@ -147,8 +184,8 @@ class RoutingPanel(DisplayMixin):
         return out
 
     def _on_widget(self, change: dict[str, Any]) -> None:
-        self.weights_box.layout.display = "" if self.strategy.value == CUSTOM else "none"
-        self.enabled.description = "routing on" if self.enabled.value else "routing off"
+        self._show_strategy()
+        self._show_switch()
         if not self._syncing:
             self.apply()
 
@@ -167,9 +204,8 @@ class RoutingPanel(DisplayMixin):
         """
         with self._own_change():
             self.settings.optimize_enabled = bool(self.enabled.value)
-        cand = self.candidate()
         try:
-            r = coerce_routing(cand)
+            r = coerce_routing(self.candidate())
             routing = r.to_dict() if r else {}
             with self._own_change():
                 self.settings.routing = routing
@@ -203,16 +239,15 @@ class RoutingPanel(DisplayMixin):
                     slider.value = value
             else:
                 self.strategy.value = r.get("optimize") or NO_STRATEGY
-            self.max_ttft_ms.value = int(r.get("max_ttft_ms") or 0)
-            self.max_cost_per_1m.value = float(r.get("max_cost_per_1m") or 0.0)
-            self.min_throughput_tps.value = float(r.get("min_throughput_tps") or 0.0)
+            self.max_ttft_ms.value = _limit_text(r.get("max_ttft_ms"))
+            self.max_cost_per_1m.value = _limit_text(r.get("max_cost_per_1m"))
+            self.min_throughput_tps.value = _limit_text(r.get("min_throughput_tps"))
             self._select(self.providers, r.get("providers") or [])
             self._select(self.exclude_providers, r.get("exclude_providers") or [])
             self.data_policy.value = r.get("data_policy") or UNSET
         finally:
             self._syncing = False
-        self.weights_box.layout.display = "" if self.strategy.value == CUSTOM else "none"
-        self.enabled.description = "routing on" if self.enabled.value else "routing off"
+        self._show_strategy()
         self._set_error("")
         self._refresh_preview()
 
@@ -236,7 +271,29 @@ class RoutingPanel(DisplayMixin):
 
     def _refresh_preview(self) -> None:
         self.preview.value = f"<pre>{html.escape(self.preview_text)}</pre>"
+        self._show_switch()
         self._refresh_warning()
+
+    def _show_strategy(self) -> None:
+        """One line on what the chosen strategy does, and the weights only for custom weights."""
+        self.weights_box.layout.display = "" if self.strategy.value == CUSTOM else "none"
+        self.strategy_help.value = message_html(STRATEGY_HELP.get(self.strategy.value, STRATEGY_NOTES.get(
+            self.strategy.value, "")), NOTE_STYLE)
+
+    def _show_switch(self) -> None:
+        """The on/off switch says what it does; with nothing set (no strategy, no option) it has nothing to switch,
+        so it is disabled and says so."""
+        idle = not self.settings.routing and not self.candidate_is_set()
+        self.enabled.disabled = idle
+        self.enabled.description = (NOTHING_TO_SWITCH if idle else "routing on" if self.enabled.value
+                                    else "routing off")
+        self.enabled.tooltip = NOTHING_TIP if idle else SWITCH_TIP
+
+    def candidate_is_set(self) -> bool:
+        """Whether the widgets set anything (a strategy, a limit, providers or a data policy), valid or not."""
+        limits = (self.max_ttft_ms, self.max_cost_per_1m, self.min_throughput_tps)
+        return (self.strategy.value != NO_STRATEGY or any(box.value.strip() for box in limits)
+                or bool(self.providers.value) or bool(self.exclude_providers.value) or self.data_policy.value != UNSET)
 
     def _refresh_warning(self) -> None:
         both = sorted(set(self.providers.value) & set(self.exclude_providers.value))
