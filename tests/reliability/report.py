@@ -166,6 +166,11 @@ FIXES = [
     "retries timeouts and network errors only) and which could charge a call twice on a gateway that bills at "
     "the status line. Protocol and proxy errors are now final (`APIConnectionError.transient` is False), in "
     "the client and in sweeps, and so is a call past its own deadline.",
+    "**A success whose body timed out was sent again** (`client/clients.py`): found by the 2,000-call fault "
+    "sweep on a loaded machine, where one cell was answered (and charged) twice: a 200 whose body then passed "
+    "the read timeout, or whose connection was reset mid-body, was retried like a timeout before any answer. "
+    "On an inference call it is now final (the call may have been billed); reads that cost nothing (GET) "
+    "keep the SDK's retry.",
     "**Lost request id** (`client/clients.py`): when a connection dropped after the headers of a non-streamed answer had "
     "arrived, the error and its row had no request id (the support handle); the id is now taken from the "
     "headers that arrived.",
