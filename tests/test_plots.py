@@ -368,3 +368,18 @@ def test_the_panel_chart_still_draws(df: pd.DataFrame) -> None:
     from auriko_nb.notebook.widgets._chart import chart_png
 
     assert chart_png(df).startswith(b"\x89PNG")
+
+
+def test_strategy_charts_group_by_what_was_asked_with_no_preference_its_own_bar(ax: Axes) -> None:
+    """Issue 15, point 1: a call that asked for no strategy is not merged with the strategy the gateway applied."""
+    rows = [dict(status="ok", optimize=asked, routing_strategy="cost-focus", provider=p, cost_usd=c, stream=True,
+                 ttft_ms_client=100.0, latency_ms=200.0, model_requested="m")
+            for asked, p, c in ((None, "groq", 0.001), (None, "groq", 0.003), ("cost-focus", "deepinfra", 0.0005))]
+    df = pd.DataFrame(rows)
+    plots.cost_by_strategy(df, ax=ax)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cost-focus", "no preference"]
+    assert bar_heights(ax) == pytest.approx([0.0005, 0.002]) and ax.get_xlabel() == "strategy"
+    other = plots.provider_share(df)
+    assert [t.get_text() for t in other.get_xticklabels()] == ["cost-focus", "no preference"]
+    applied = plots.cost_by_strategy(df, by="routing_strategy")  # what the gateway applied, when asked
+    assert [t.get_text() for t in applied.get_xticklabels()] == ["cost-focus"]

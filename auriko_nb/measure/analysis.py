@@ -21,6 +21,7 @@ __all__ = ["summarize", "pareto", "streamed", "varying_axes", "as_frame", "passe
            "INTERVAL_COLUMNS", "CI_METRICS", "MIN_CALLS", "MODEL", "STRATEGY", "PROVIDER", "PROMPT", "RESOLVED"]
 
 MODEL, STRATEGY, PROVIDER, PROMPT = "model_requested", "optimize", "provider", "prompt_id"  # the comparison axes
+NO_PREFERENCE = "no preference"  # how a group that asked for no strategy (`optimize` NA) is shown
 RESOLVED = "resolved_strategy"  # summary column: the strategy the gateway applied (`routing_strategy`) per group
 
 SUMMARY_COLUMNS: tuple[str, ...] = (

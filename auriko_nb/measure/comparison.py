@@ -20,6 +20,7 @@ from ..errors import RequestValidationError
 from .analysis import (
     INTERVAL_COLUMNS,
     MODEL,
+    NO_PREFERENCE,
     RESOLVED,
     STRATEGY,
     SUMMARY_COLUMNS,
@@ -202,7 +203,6 @@ class Comparison:
         return f"<b>{html.escape(self.headline())}</b>{summary_html(self.summary())}"
 
 
-NO_PREFERENCE = "no preference"  # how a group that asked for no strategy (`optimize` NA) is shown
 
 # summary column -> (header with its unit, kind of figure, scale): the display form of a summary
 _DISPLAY: dict[str, tuple[str, str, float]] = {

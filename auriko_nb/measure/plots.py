@@ -15,7 +15,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .analysis import MODEL, PROMPT, PROVIDER, STRATEGY, as_frame, pareto, streamed, summarize, varying_axes
+from .analysis import (
+    MODEL,
+    NO_PREFERENCE,
+    PROMPT,
+    PROVIDER,
+    STRATEGY,
+    as_frame,
+    pareto,
+    streamed,
+    summarize,
+    varying_axes,
+)
 from .ledger import coerce_types
 
 if TYPE_CHECKING:
@@ -103,10 +114,18 @@ def _ok(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _labels(d: pd.DataFrame, col: str) -> pd.Series:
-    """`d[col]` as text labels, 'unknown' where missing (or for every row when the column is absent)."""
+    """`d[col]` as text labels, 'unknown' where missing (or for every row when the column is absent); a strategy
+    that was not asked for reads 'no preference'."""
     if col not in d.columns:
         return pd.Series(UNKNOWN, index=d.index, dtype="object")
-    return d[col].astype("object").where(d[col].notna(), UNKNOWN).astype(str)
+    missing = NO_PREFERENCE if col == STRATEGY else UNKNOWN
+    return d[col].astype("object").where(d[col].notna(), missing).astype(str)
+
+
+def _strategy_by(df: pd.DataFrame) -> str:
+    """Group by the strategy the user asked for (`optimize`, "no preference" its own group) when the rows say;
+    older rows without it by the strategy the gateway applied."""
+    return STRATEGY if STRATEGY in df.columns and df[STRATEGY].notna().any() else "routing_strategy"
 
 
 def _number(d: pd.DataFrame, col: str) -> pd.Series:
@@ -352,11 +371,13 @@ def ttft_distribution(df: pd.DataFrame, by: str = "provider", ax: Axes | None = 
     return ax
 
 
-def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str = "routing_strategy") -> Axes:
-    """A bar of mean cost per ok call for each strategy, annotated with the strategy's total spend."""
+def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str | None = None) -> Axes:
+    """A bar of mean cost per ok call for each strategy asked for (or `by`), annotated with its total spend."""
     df = as_frame(df)
+    by = by or _strategy_by(df)
     ax = _axes(ax)
-    _decorate(ax, f"Cost by {by.replace('_', ' ')}", by.replace("_", " "), "mean cost per call (USD)")
+    name = _AXIS_NAMES.get(by, by.replace("_", " "))
+    _decorate(ax, f"Cost by {name}", name, "mean cost per call (USD)")
     d = coerce_types(df)
     if by not in d.columns:
         d = d.assign(**{by: pd.Series(np.nan, index=d.index, dtype="object")})
@@ -364,7 +385,8 @@ def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str = "routin
     s = s[s["cost_mean_usd"].notna()]
     if s.empty:
         return _message(ax)
-    names = [UNKNOWN if pd.isna(v) else str(v) for v in s[by]]
+    missing = NO_PREFERENCE if by == STRATEGY else UNKNOWN
+    names = [missing if pd.isna(v) else str(v) for v in s[by]]
     bars = ax.bar(names, s["cost_mean_usd"], color="tab:blue", alpha=0.8)
     ax.bar_label(bars, labels=[f"total ${v:.4g}" for v in s["cost_total_usd"]], fontsize=8, padding=2)
     ax.margins(y=0.15)
@@ -372,11 +394,14 @@ def cost_by_strategy(df: pd.DataFrame, ax: Axes | None = None, by: str = "routin
     return ax
 
 
-def provider_share(df: pd.DataFrame, by: str = "routing_strategy", ax: Axes | None = None) -> Axes:
-    """Stacked bars: for each strategy (or `by` group), the percentage of its ok calls each provider served."""
+def provider_share(df: pd.DataFrame, by: str | None = None, ax: Axes | None = None) -> Axes:
+    """Stacked bars: for each strategy asked for (or `by` group), the percentage of its ok calls each provider
+    served."""
     df = as_frame(df)
+    by = by or _strategy_by(df)
     ax = _axes(ax)
-    _decorate(ax, f"Provider share by {by.replace('_', ' ')}", by.replace("_", " "), "share of ok calls (%)")
+    name = _AXIS_NAMES.get(by, by.replace("_", " "))
+    _decorate(ax, f"Provider share by {name}", name, "share of ok calls (%)")
     ok = _ok(df)
     if ok.empty:
         return _message(ax)
