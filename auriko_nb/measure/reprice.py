@@ -10,6 +10,7 @@ few (model, strategy, provider) groups.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,15 @@ def _names(value: Any, what: str) -> list[str] | None:
     return list(dict.fromkeys(out))
 
 
+def _pins_providers(routing_json: str) -> bool:
+    """Whether a row's routing (as the record stores it, JSON) names its own providers."""
+    try:
+        routing = json.loads(routing_json)
+    except ValueError:
+        return False
+    return isinstance(routing, dict) and bool(routing.get("providers"))
+
+
 def _strategy_column(df: pd.DataFrame) -> pd.Series | None:
     """The strategy each row asked for (`optimize`); a row that pinned its providers (`routing.providers`, no
     strategy) is `pinned`, never counted as a strategy's choice. Ledgers without `optimize` fall back to the
@@ -91,7 +101,7 @@ def _strategy_column(df: pd.DataFrame) -> pd.Series | None:
         no_strategy = asked.isna() & df["routing"].notna()
         if no_strategy.any():
             routing = df.loc[no_strategy, "routing"].astype(str)
-            pinned = routing.str.contains('"providers"', regex=False)
+            pinned = routing.map({r: _pins_providers(r) for r in routing.unique()})  # parsed once per distinct value
             asked = asked.copy()
             asked.loc[pinned[pinned].index] = PINNED
     return asked

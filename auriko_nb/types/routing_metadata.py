@@ -7,7 +7,7 @@ so one bad part (an older `cost` shape, a missing `provider_model_id`) never los
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PrivateAttr, ValidationError, field_validator
@@ -159,23 +159,18 @@ def _fields(raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
     return data
 
 
+def _numbers_or_none(d: dict[Any, Any], names: Iterable[str]) -> bool:
+    return all(d.get(name) is None or _is_number(d.get(name)) for name in names)
+
+
 def _well_formed(raw: dict[Any, Any]) -> bool:
     """Whether the field-by-field parse would leave `raw` as it is (then one validation gives the same model)."""
-    for name in REQUIRED:
-        if not isinstance(raw.get(name), str):
-            return False
-    for name in _NUMBERS:
-        value = raw.get(name)
-        if value is not None and not _is_number(value):
-            return False
+    if not all(isinstance(raw.get(name), str) for name in REQUIRED) or not _numbers_or_none(raw, _NUMBERS):
+        return False
     cost = raw.get("cost")
-    if cost is not None:
-        if type(cost) is not dict or not _is_number(cost.get("usd")):
-            return False
-        for name in _COST_NUMBERS:
-            value = cost.get(name)
-            if value is not None and not _is_number(value):
-                return False
+    if cost is not None and (type(cost) is not dict or not _is_number(cost.get("usd"))
+                             or not _numbers_or_none(cost, _COST_NUMBERS)):
+        return False
     warnings = raw.get("warnings")
     return (warnings is None or isinstance(warnings, list)) and all(isinstance(k, str) for k in raw)
 
