@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .notebook.settings import settings
     from .notebook.widgets.compare_panel import ComparePanel, compare_panel
     from .notebook.widgets.routing_panel import RoutingPanel, routing_panel
+    from .telemetry import instrument, uninstrument
 
 _LAZY = {
     "Ledger": "measure.ledger", "session_ledger": "measure.ledger", "set_session_ledger": "measure.ledger",
@@ -65,6 +66,7 @@ _LAZY = {
     "ComparePanel": "notebook.widgets",
     "answers": "measure.answers", "recommend": "measure.recommend", "reprice": "measure.reprice",
     "difference": "measure.stats",
+    "instrument": "telemetry", "uninstrument": "telemetry",
 }
 _LAZY_MODULES = {"offline": "offline", "plots": "measure.plots", "checks": "measure.checks"}
 
@@ -87,7 +89,7 @@ __all__ = [
     "Result", "Routing", "RoutingMetadata", "STRATEGIES", "ServerError", "ShardedTransport", "StreamError", "Sweep", "__version__",
     "answers", "checks", "compare", "compare_async", "compare_panel", "connect", "connect_async", "offline", "offline_gateway", "pareto", "plots",
     "recommend", "record", "reprice", "routing_panel", "difference",
-    "session_ledger", "set_session_ledger", "settings", "summarize",
+    "session_ledger", "set_session_ledger", "settings", "summarize", "instrument", "uninstrument",
 ]
 
 

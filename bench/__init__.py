@@ -4,4 +4,4 @@ One module per benchmark, each with `run(quick) -> BenchResult` and `profile(qui
 in `bench.common`; `bench._gateway` runs the offline gateway with a pinned latency for the sweep benchmark.
 """
 
-BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup", "decision")
+BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup", "decision", "shared_ledger", "otel")

@@ -19,18 +19,20 @@ TYPES = {"errors", "_version", "types", "types.*"}
 CLIENT = {"client", "client.*"}
 MEASUREMENT = {"measure", "measure.*"}
 SESSION = {"notebook.settings", "notebook.attach", "notebook.connect"}  # the notebook entry points' glue
-UI = {"notebook", "notebook.*", "cli", ""}  # "": __init__
+UI = {"notebook", "notebook.*", "cli", "cli.*", ""}  # "": __init__
 OFFLINE = {"offline", "offline.*"}
+TELEMETRY = {"telemetry", "telemetry.*"}  # ak.instrument(): OpenTelemetry spans and metrics (the [otel] extra)
 
 LAYERS = {"types": TYPES, "client": CLIENT, "measurement": MEASUREMENT, "session": SESSION, "ui": UI,
-          "offline": OFFLINE}
+          "offline": OFFLINE, "telemetry": TELEMETRY}
 MAY_IMPORT = {  # what each layer may import (besides itself)
     "types": set(),
     "client": {"types"},
     "offline": set(),
     "measurement": {"types", "client", "session"},  # session: `compare()` with no client attaches the notebook's
     "session": {"types", "client", "measurement", "offline"},
-    "ui": {"types", "client", "measurement", "session", "offline"},
+    "ui": {"types", "client", "measurement", "session", "offline", "telemetry"},
+    "telemetry": {"types", "client"},  # measurement never imports it: sweeps use client/observe.py's run hook
 }
 
 
@@ -179,7 +181,7 @@ def test_the_client_core_imports_nothing_from_the_notebook_or_measurement(forbid
 def test_the_folder_listing_shows_the_layers() -> None:
     """Every module lives in its layer's subpackage; only the package's front door, errors and the CLI sit on top."""
     top = sorted(m for m in MODULES if "." not in m)
-    assert top == ["", "_version", "cli", "client", "errors", "measure", "notebook", "offline", "types"]
+    assert top == ["", "_version", "cli", "client", "errors", "measure", "notebook", "offline", "telemetry", "types"]
 
 
 def test_the_offline_gateway_imports_nothing_from_the_client_side() -> None:
@@ -197,8 +199,8 @@ def test_every_exception_class_lives_in_errors() -> None:
     """The client, measurement and notebook layers raise only errors.py's classes (the offline gateway is a server)."""
     elsewhere = []
     for module in sorted(MODULES):
-        if module in ("errors", "") or layer_of(module) == "offline":
-            continue
+        if module in ("errors", "") or layer_of(module) == "offline" or module.endswith("__main__"):
+            continue  # a __main__ runs its program when imported
         mod = importlib.import_module(f"auriko_nb.{module}")
         for name, obj in vars(mod).items():
             if inspect.isclass(obj) and issubclass(obj, BaseException) and obj.__module__ == mod.__name__:
@@ -222,7 +224,8 @@ def test_old_import_paths_of_moved_names_still_work() -> None:
 
 def test_architecture_doc_names_every_layer_and_module_group() -> None:
     doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
-    for word in ("HTTP client", "measurement", "notebook UI", "offline gateway", "types", "tests/test_architecture.py"):
+    for word in ("HTTP client", "measurement", "notebook UI", "offline gateway", "types", "telemetry",
+                 "tests/test_architecture.py"):
         assert word in doc
 
 

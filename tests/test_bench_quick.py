@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup", "decision")
+BENCHMARKS = ("overhead", "streaming", "sweep", "ttft", "ledger", "startup", "decision", "shared_ledger", "otel")
 
 pytest.importorskip("openai")
 pytest.importorskip("auriko")

@@ -400,3 +400,51 @@ def test_a_ledger_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ak.LedgerError, match=r"^ledger_unavailable: cannot open the ledger .*file/sub/l\.sqlite: ") as info:
         Ledger(blocker / "sub" / "l.sqlite")
     assert "\n" not in str(info.value) and info.value.code == "ledger_unavailable"
+
+
+# -- idempotent by call_id --------------------------------------------------------------------------------
+
+def keyed(i: int) -> dict[str, Any]:
+    """`ok_row(i)` with a call_id fixed by `i` (ok_row's own call_id is new each time)."""
+    return ok_row(i, call_id=f"c{i}")
+
+
+def test_the_same_call_id_twice_is_one_row(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "once.sqlite") as led:
+        assert led.location == str(tmp_path / "once.sqlite")
+        led.append(keyed(0))
+        led.append(keyed(0))  # a retried write
+        assert len(led) == 1
+        assert led.append_many([keyed(0), keyed(1), keyed(2)]) == 2  # only the new rows count
+        assert led.append_many([keyed(0), keyed(1), keyed(2)]) == 0  # a copy run twice
+        assert led.append_many([keyed(3), keyed(3)]) == 1  # a duplicate inside one batch
+        assert led.to_dataframe()["call_id"].tolist() == [f"c{i}" for i in range(4)]
+        assert len(led) == 4
+
+
+def test_an_old_file_with_duplicate_call_ids_keeps_them_and_skips_known_ids(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # what an older version could write: no UNIQUE index, a call_id twice
+        conn.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, call_id TEXT, "
+                     "started_at TEXT, status TEXT)")
+        conn.executemany("INSERT INTO calls (run_id, call_id, started_at, status) VALUES (?, ?, ?, ?)",
+                         [("old", "dup", "2025-01-01T00:00:00.000000+00:00", "ok")] * 2)
+    conn.close()
+    with Ledger(path) as led:
+        assert len(led) == 2  # nothing of the file is lost
+        led.append(keyed(0) | {"call_id": "dup"})
+        assert len(led) == 2
+        assert led.append_many([keyed(1), keyed(2) | {"call_id": "dup"}, keyed(1)]) == 1
+        assert led.to_dataframe()["call_id"].tolist() == ["dup", "dup", "c1"]
+    with sqlite3.connect(path) as conn:
+        indexes = {r[1]: r[2] for r in conn.execute("PRAGMA index_list(calls)")}
+    conn.close()
+    assert indexes.get("calls_call") == 0 and "calls_call_id" not in indexes  # a plain index on call_id
+
+
+def test_a_new_file_has_a_unique_index_on_call_id(tmp_path: Path) -> None:
+    Ledger(tmp_path / "new.sqlite").close()
+    with sqlite3.connect(tmp_path / "new.sqlite") as conn:
+        unique = [r[1] for r in conn.execute("PRAGMA index_list(calls)") if r[2]]
+        assert [[c[2] for c in conn.execute(f"PRAGMA index_info({name})")] for name in unique] == [["call_id"]]
+    conn.close()

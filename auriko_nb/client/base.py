@@ -19,10 +19,11 @@ from ..errors import AuthenticationError, MalformedResponseError, RequestValidat
 from ..types.chat import ChatCompletion
 from ..types.request import Metadata, Routing
 from ..types.responses import Response
+from . import observe
 from ._body import TOKEN_LIMIT_KEYS, assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
 from ._deadline import Deadline, check_deadline
 from .headers import ResponseHeaders
-from .records import CallContext, make_record, prompt_id, prompt_text
+from .records import CallContext, cancelled_record, make_record, prompt_id, prompt_text
 from .result import Result
 
 DEFAULT_BASE_URL = "https://api.auriko.ai/v1"
@@ -276,6 +277,8 @@ class BaseClient:
             trace_id=sent.trace_id, prompt_id=prompt_id(payload), stream=stream, source=self.source, run_id=run_id,
             cell=cell, prompt_text=prompt_text(payload),
         )
+        if observe.OBSERVERS:  # tracing is on (ak.instrument()): the call's span starts here
+            ctx.watches = observe.start_watches(observe.CallStart(endpoint, body, self.base_url, stream, ctx))
         return Prepared("POST", path, body, keyed=True, context=ctx,
                         headers=dict(extra_headers) if extra_headers else None, content=content,
                         deadline=deadline)
@@ -287,16 +290,19 @@ class BaseClient:
             hook(record)
 
     def _emit_error(self, ctx: CallContext | None, err: Any) -> None:
-        if ctx is not None and self.record_hooks:
-            self._emit(make_record(ctx, error=err))
+        if ctx is not None and (self.record_hooks or ctx.watches):
+            rec = make_record(ctx, error=err)
+            if ctx.watches:
+                observe.end(ctx, rec)
+            self._emit(rec)
 
     def _emit_cancelled(self, ctx: CallContext | None, exc: BaseException, **fields: Any) -> None:
         """Record a call that Ctrl-C or a cancellation ended before it finished (never raises: the interrupt wins)."""
-        if ctx is None or not self.record_hooks:
+        if ctx is None or not (self.record_hooks or ctx.watches):
             return
-        code = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
-        rec = make_record(ctx, status="cancelled")
-        rec.update(error_code=code, error_message=f"{code} before the call finished ({type(exc).__name__})", **fields)
+        rec = cancelled_record(ctx, exc, **fields)
+        if ctx.watches:
+            observe.end(ctx, rec)
         with suppress(Exception):
             self._emit(rec)
 
@@ -330,7 +336,12 @@ class BaseClient:
                      ttft_ms=None, latency_ms=latency_ms, attempts=attempts, context=prep.context,
                      headers_ms=headers_ms)
         if self.record_hooks:
-            self._emit(res.to_record())
+            rec = res.to_record()
+            if prep.context.watches:
+                observe.end(prep.context, rec, res)
+            self._emit(rec)
+        elif prep.context.watches:  # tracing alone: the span needs the row's numbers, not the row
+            observe.end_ok(prep.context, res)
         return res
 
 

@@ -26,6 +26,7 @@ from ..types.catalog import (
     RegistryModelList,
 )
 from ..types.request import Metadata, Routing
+from . import observe
 from ._closing import AsyncClosing, Closing
 from ._deadline import Deadline
 from ._error_mapping import error_from_response
@@ -158,6 +159,8 @@ class Client(BaseClient, Closing):
             delay = backoff_delay(attempt - 1, retry_after)
             if clock is not None and delay >= clock.remaining():
                 raise err  # the next attempt would start after the deadline
+            if prep.context is not None and prep.context.watches:
+                observe.retry(prep.context.watches, attempt, err, delay)
             time.sleep(delay)
 
     def _call(self, prep: Prepared, model: type[T]) -> T:
@@ -339,6 +342,8 @@ class AsyncClient(BaseClient, AsyncClosing):
             delay = backoff_delay(attempt - 1, retry_after)
             if clock is not None and delay >= clock.remaining():
                 raise err  # the next attempt would start after the deadline
+            if prep.context is not None and prep.context.watches:
+                observe.retry(prep.context.watches, attempt, err, delay)
             await asyncio.sleep(delay)
 
     async def _call(self, prep: Prepared, model: type[T]) -> T:

@@ -94,6 +94,8 @@ class CallContext:
     prompt_text: str | None = None
     call_id: str = field(default_factory=new_call_id)
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    watches: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    """The call's observers' watches (client/observe.py); empty unless tracing is on."""
 
     def base_record(self) -> dict[str, Any]:
         """The request half of a record; the response or error half is filled in by `make_record`."""

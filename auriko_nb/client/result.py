@@ -74,6 +74,16 @@ class Result:
 
     def record_fields(self) -> dict[str, Any]:
         """The response half of this call's record (usage, routing, timings, warnings); `to_record` adds the rest."""
+        rm = self.routing_metadata
+        warnings = [w.model_dump(exclude_none=True) for w in (rm.warnings or [])] if rm else []
+        warnings += self._client_warnings()
+        out = self.numbers()
+        out.update(warnings=json.dumps(warnings) if warnings else None, warning_count=len(warnings))
+        return out
+
+    def numbers(self) -> dict[str, Any]:
+        """`record_fields` without the warnings: usage, routing outcome, timings, finish reason, answer (what tracing
+        reads when no record is built: the same numbers from the same place)."""
         rm, u = self.routing_metadata, self.response.usage
         prompt_tokens = completion_tokens = None
         if u is not None:
@@ -88,13 +98,10 @@ class Result:
             finish = self.response.choices[0].finish_reason
         elif isinstance(self.response, Response):
             finish = self.response.status
-        warnings = [w.model_dump(exclude_none=True) for w in (rm.warnings or [])] if rm else []
-        warnings += self._client_warnings()
         out: dict[str, Any] = {
             "ttft_ms_client": self.ttft_ms, "headers_ms_client": self.headers_ms, "latency_ms": self.latency_ms,
             "attempts": self.attempts, "request_id": self.headers.request_id, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "cached_tokens": u.cached_tokens if u is not None else None,
-            "warnings": json.dumps(warnings) if warnings else None, "warning_count": len(warnings),
             "finish_reason": finish, "answer_text": self.text,
         }
         if self.headers.offline:

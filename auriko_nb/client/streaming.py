@@ -22,6 +22,7 @@ from ..errors import AurikoError, MalformedResponseError, StreamError, stream_er
 from ..types.chat import ChatCompletion
 from ..types.responses import Response, ResponseUsage
 from ..types.routing_metadata import client_warning
+from . import observe
 from ._closing import AsyncClosing, Closing
 from ._error_mapping import error_from_code, error_from_envelope
 from .headers import ResponseHeaders
@@ -283,6 +284,8 @@ class _StreamBase:
         delta = self._acc.feed(data)
         if delta is not None and self.ttft_ms is None:
             self.ttft_ms = (time.perf_counter() - self._sent_at) * 1000
+            if self.context.watches:
+                observe.first_token(self.context.watches)
         return delta
 
     def _finish(self) -> Result:
@@ -305,7 +308,9 @@ class _StreamBase:
                               attempts=self.attempts, context=self.context, headers_ms=self.headers_ms,
                               client_warnings=notes)
         if self._client.record_hooks:
-            self._emit(self._result.to_record())
+            self._emit(self._result.to_record(), self._result)
+        elif self.context.watches:  # tracing alone: the span needs the row's numbers, not the row
+            observe.end_ok(self.context, self._result)
         return self._result
 
     def _deadline_error(self) -> StreamError | None:
@@ -324,7 +329,7 @@ class _StreamBase:
         if self.headers.offline:
             err.headers.setdefault("x-auriko-offline", "simulation")
         self._error = err
-        if self._client.record_hooks:
+        if self._client.record_hooks or self.context.watches:
             rec = make_record(self.context, error=err)
             rec.update(ttft_ms_client=self.ttft_ms, headers_ms_client=self.headers_ms,
                        request_id=self.headers.request_id)
@@ -335,15 +340,24 @@ class _StreamBase:
         """Ctrl-C, a task cancellation or an abandoned iteration ended the stream: record it once as cancelled."""
         if self._result is None and self._error is None and not self._cancelled:
             self._cancelled = True
-            if self._client.record_hooks:  # never raises: the interrupt wins
+            if self._client.record_hooks or self.context.watches:  # never raises: the interrupt wins
                 with suppress(Exception):
                     self._emit(cancelled_record(self.context, exc, ttft_ms_client=self.ttft_ms,
                                                 headers_ms_client=self.headers_ms, attempts=self.attempts,
                                                 request_id=self.headers.request_id))
 
-    def _emit(self, record: dict[str, Any]) -> None:
+    def _emit(self, record: dict[str, Any], result: Result | None = None) -> None:
+        if self.context.watches:  # the call's span ends at its last byte, before the hooks run
+            observe.end(self.context, record, result)
         for hook in self._client.record_hooks:
             hook(record)
+
+    def _closed_unread(self) -> None:
+        """`close()` before the stream finished: its span ends as cancelled (no record: none is written)."""
+        if self.context.watches and self._result is None and self._error is None:
+            observe.end(self.context, cancelled_record(self.context, GeneratorExit(), ttft_ms_client=self.ttft_ms,
+                                                       headers_ms_client=self.headers_ms, attempts=self.attempts,
+                                                       request_id=self.headers.request_id))
 
     def _check_reuse(self) -> bool:
         if self._error is not None:
@@ -414,6 +428,7 @@ class ChatStream(_StreamBase, Closing):
     def close(self) -> None:
         """Close the connection without reading the rest."""
         self._response.close()
+        self._closed_unread()
 
 
 class AsyncChatStream(_StreamBase, AsyncClosing):
@@ -474,3 +489,4 @@ class AsyncChatStream(_StreamBase, AsyncClosing):
     async def aclose(self) -> None:
         """Close the connection without reading the rest."""
         await self._response.aclose()
+        self._closed_unread()

@@ -1,5 +1,7 @@
 """The ledger's fast read path: SQLite straight to Arrow columns (ADBC), then to typed pandas columns.
 
+`arrow_to_frame` (Arrow table -> the ledger's typed frame) is shared with the PostgreSQL ledger's ADBC read.
+
 Optional (`pip install auriko-nb[fast]`): reading a million rows through `sqlite3` builds tens of millions of
 Python objects, which dominates `to_dataframe`; ADBC fills Arrow buffers in C instead (BENCHMARKS.md, section
 5). Any failure here (driver missing, a column whose values SQLite stores with mixed types, a locked file)
@@ -21,9 +23,9 @@ if TYPE_CHECKING:
 BATCH_ROWS = 1 << 20  # the driver infers each column's type from a batch: big batches see past leading NULLs
 
 
-def available() -> bool:
-    """Whether the ADBC SQLite driver and pyarrow are installed (without importing them)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("adbc_driver_sqlite", "pyarrow"))
+def available(driver: str = "adbc_driver_sqlite") -> bool:
+    """Whether the ADBC `driver` (SQLite by default) and pyarrow are installed (without importing them)."""
+    return all(importlib.util.find_spec(m) is not None for m in (driver, "pyarrow"))
 
 
 def read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) -> pd.DataFrame | None:
@@ -38,15 +40,24 @@ def read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) ->
 
 def _read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) -> pd.DataFrame:
     import adbc_driver_sqlite.dbapi as adbc
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     uri = path.resolve().as_uri() + "?mode=ro"
     with adbc.connect(uri) as conn, conn.cursor() as cur:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(BATCH_ROWS)})
         cur.execute(sql, list(params) or None)
         table = cur.fetch_arrow_table()
+    return arrow_to_frame(table, dtypes)
+
+
+def arrow_to_frame(table: Any, dtypes: dict[str, str]) -> pd.DataFrame:
+    """An Arrow table's columns as a frame with `dtypes` (column -> ledger dtype): what `to_dataframe` returns.
+
+    Time columns may come as ISO text (SQLite) or as Arrow timestamps (PostgreSQL's TIMESTAMPTZ).
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns: dict[str, Any] = {}
     for name, want in dtypes.items():
         col = table.column(name)
@@ -56,7 +67,8 @@ def _read(path: Path, sql: str, params: Sequence[Any], dtypes: dict[str, str]) -
             names = pd.Index(sorted(cat.cat.categories), dtype=text_dtype())  # ordered and typed as pandas does
             columns[name] = cat.cat.set_categories(names)
         elif want.startswith("datetime64"):
-            stamps = pc.cast(col.cast(pa.string()), pa.timestamp("us", tz="UTC"))
+            utc = pa.timestamp("us", tz="UTC")
+            stamps = col.cast(utc) if pa.types.is_timestamp(col.type) else pc.cast(col.cast(pa.string()), utc)
             columns[name] = stamps.to_pandas().astype(want)
         elif want == "float64":
             columns[name] = col.cast(pa.float64()).to_pandas()

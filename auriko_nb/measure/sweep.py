@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import threading
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from ..client import observe
 from ..client._body import assemble, check_extra_body, extra_gateway, sent_fields, yield_to_extra
 from ..client._deadline import check_deadline
 from ..client._retry import backoff_delay
@@ -30,6 +32,7 @@ from ..client.records import RECORD_COLUMNS, CallContext, make_record, prompt_id
 from ..errors import (  # BudgetError: defined in errors.py, importable from here as before
     AurikoError,
     BudgetError,
+    LedgerError,
     MalformedResponseError,
     RateLimitError,
     RequestValidationError,
@@ -38,6 +41,7 @@ from ..errors import (  # BudgetError: defined in errors.py, importable from her
 from ..types.request import STRATEGIES, Routing, coerce_metadata, coerce_routing
 from .checks import Check, as_checks, run_checks
 from .estimate import DEFAULT_OUTPUT_TOKENS, bound_call_usd, check_budget, estimate_call_usd
+from .ledger_writer import LedgerWriter
 from .limiter import AdaptiveLimiter
 from .prompts import PromptSpec, sweep_prompts
 
@@ -53,6 +57,7 @@ Row = dict[str, Any]
 T = TypeVar("T")
 DEFAULT_LEDGER: Any = object()
 RATE_LIMIT_ATTEMPTS = 8
+WRITER_CLOSE_TIMEOUT_S = 120.0  # how long the end of a run waits for the ledger to commit the last rows
 _CHAT_OPTIONS = frozenset({"gateway", "extra_body", "extra_headers", "deadline", "system"})  # not body fields
 
 
@@ -196,6 +201,7 @@ class Sweep:
         self.limiter: AdaptiveLimiter | None = None
         self._stop = False
         self._hook_error: Exception | None = None  # the first exception of `on_row` or the ledger
+        self._writer: LedgerWriter | None = None  # commits the rows to the ledger in the background, during `run`
         self._tasks: set[asyncio.Task[None]] = set()
         self._observed: dict[tuple[str, str | None], tuple[float, int]] = {}  # (model, strategy) -> (cost, n)
         self._static: dict[str, tuple[float, float | None]] = {}  # cell -> (expected cost, upper bound or None)
@@ -280,7 +286,8 @@ class Sweep:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in the sweep's worker threads; a cancelled cell stops waiting (its thread may finish the call)."""
         assert self._pool is not None
-        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+        call = functools.partial(contextvars.copy_context().run, fn, *args)  # the sweep's trace context goes along
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def _run_cell(self, client: Client | AsyncClient, cell: Cell) -> Row:
         """One cell to one row: 429s wait (adaptive limit), retryable errors retry, an answer that began never does."""
@@ -357,15 +364,34 @@ class Sweep:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(spend=f"${self.spent_usd:.4f}", errors=self.errors, refresh=False)
-        try:
-            if self.ledger is not None:
-                self.ledger.append(row)
-            if self.on_row is not None:
-                self.on_row(row)
-        except Exception as exc:  # a failing hook stops the sweep; `run` raises it once every row is kept
-            if self._hook_error is None:
-                self._hook_error, self._stop = exc, True
-                self.stop_reason = self.stop_reason or "hook_failed"
+        for hook in (self._store, self.on_row):
+            try:
+                if hook is not None:
+                    hook(row)
+            except Exception as exc:  # a failing hook stops the sweep; `run` raises it once every row is kept
+                self._failed(exc)
+
+    def _store(self, row: Row) -> None:
+        """Hand a row to the background writer (never waits for the database), or append it when none runs."""
+        if self._writer is not None:
+            self._writer.put(row)
+        elif self.ledger is not None:
+            self.ledger.append(row)
+
+    def _failed(self, exc: Exception) -> None:
+        """The first failure of the ledger or `on_row` stops the sweep (`run` raises it once every row is kept)."""
+        if self._hook_error is None:
+            self._hook_error, self._stop = exc, True
+            self.stop_reason = self.stop_reason or ("ledger_failed" if isinstance(exc, LedgerError) else "hook_failed")
+
+    def _close_writer(self) -> None:
+        """Commit the rows still queued and stop the writer; its error stops the run like a failing hook."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close(timeout=WRITER_CLOSE_TIMEOUT_S)
+            except LedgerError as exc:
+                self._failed(exc)
 
     def _cancelled(self, cell: Cell, source: str, reason: str, message: str) -> Row:
         row = make_record(self._context(cell, source), status="cancelled")
@@ -432,8 +458,12 @@ class Sweep:
         self._loop = asyncio.get_running_loop()
         done = self._done_cells()
         todo = [c for c in self.cells if c.key not in done]
+        self._writer = LedgerWriter(self.ledger, name=f"auriko-ledger-{self.run_id}") if self.ledger is not None else None
         built = contextlib.AsyncExitStack()  # what this run builds, each closed once, last built first
         try:
+            traced = built.enter_context(observe.run(self.run_id, len(todo)))  # tracing: the calls' parent span
+            built.callback(lambda: traced.end(ok=sum(r.get("status") == "ok" for r in self.rows.values()),
+                                              errors=self.errors, spend_usd=self.spent_usd))
             client = self._open(built)
             self.limiter = AdaptiveLimiter(self.concurrency)
             await self._plan(client, todo)  # may refuse to start (BudgetError): then no row is written
@@ -449,6 +479,7 @@ class Sweep:
             raise
         finally:
             await built.aclose()
+            self._close_writer()  # after the cells left got their rows; waits out the writer's bounded retries
         self.rows = {**{k: self._resumed(v) for k, v in done.items()}, **self.rows}
         if self._hook_error is not None:
             raise self._hook_error
@@ -558,7 +589,8 @@ class Sweep:
         reason = self.stop_reason or "cancelled"
         message = {"budget": f"not run: spend plus in-flight estimates would pass budget_usd=${self.budget_usd}",
                    "interrupted": "not run: the sweep was interrupted",
-                   "hook_failed": "not run: on_row or the ledger raised (see the sweep's error)"}.get(reason, "not run: the sweep was cancelled")
+                   "hook_failed": "not run: on_row or the ledger raised (see the sweep's error)",
+                   "ledger_failed": "not run: the ledger failed (see the sweep's error)"}.get(reason, "not run: the sweep was cancelled")
         for cell in todo:
             if cell.key not in self.rows:
                 row = self._cancelled(cell, source, reason, message)
@@ -629,7 +661,8 @@ def _run_in_thread(sweep: Sweep) -> pd.DataFrame:
         finally:
             finished.set()
 
-    worker = threading.Thread(target=target, name=f"auriko-sweep-{sweep.run_id}", daemon=True)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(target,),  # the caller's trace context
+                              name=f"auriko-sweep-{sweep.run_id}", daemon=True)
     worker.start()
     try:
         while worker.is_alive():

@@ -14,7 +14,6 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from traitlets import CaselessStrEnum, Float, HasTraits, TraitError, observe, validate
@@ -61,15 +60,16 @@ def _flag(key: str, value: Any) -> bool:
     return found
 
 
-def set_ledger(path: str | os.PathLike[str] | None) -> Path | None:
-    """Point the session ledger at `path` ('off' or None: off; '': as at start-up); return its file or None."""
+def set_ledger(path: str | os.PathLike[str] | None) -> str | None:
+    """Point the session ledger at a file or postgresql:// URL ('off' or None: off; '': as at start-up);
+    return where it is (the file, or the URL without its password) or None."""
     from ..measure.ledger import DEFAULT_LEDGER_PATH, LEDGER_ENV, OFF_VALUES, set_session_ledger
 
     text = "off" if path is None else str(path).strip()
     if not text:  # as at start-up: $AURIKO_NB_LEDGER (which may say off) or ./auriko_ledger.sqlite
         text = os.environ.get(LEDGER_ENV, "").strip() or DEFAULT_LEDGER_PATH
     ledger = set_session_ledger(None if text.lower() in OFF_VALUES else text)
-    return Path(ledger.path) if ledger is not None else None
+    return ledger.location if ledger is not None else None
 
 
 PRICE_UNIT = "$ per 1M tokens"
@@ -104,19 +104,19 @@ def _aligned(rows: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{label + ':':<{width}}{value}" for label, value in rows)
 
 
-def _settings_rows(s: Settings, ledger: Path | None) -> list[tuple[str, str]]:
+def _settings_rows(s: Settings, ledger: str | None) -> list[tuple[str, str]]:
     on_off = {True: "on", False: "off"}
     return [("model", s.model), ("routing", _routing_words(s)), ("stream", on_off[s.stream]),
             ("max tokens", str(s.max_tokens) if s.max_tokens is not None else "not set (the model's default)"),
             ("store text", on_off[s.store_text] + (" (the ledger keeps prompts and answers)" if s.store_text else "")),
-            ("ledger", str(ledger) if ledger is not None else "off")]
+            ("ledger", ledger if ledger is not None else "off")]
 
 
 def describe_settings(s: Settings | None = None) -> str:
     """The session defaults as aligned lines a person reads (`%auriko config`); `repr(settings)` stays for code."""
-    from .attach import session_ledger_path
+    from .attach import session_ledger_location
 
-    return _aligned(_settings_rows(s or settings, session_ledger_path()))
+    return _aligned(_settings_rows(s or settings, session_ledger_location()))
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class SessionStatus:
     mode: str
     api_key: str
     defaults: str
-    ledger: Path | None
+    ledger: str | None  # the file, or the URL without its password; None: off
     calls: int
     ok: int
     spent_usd: float
@@ -139,7 +139,7 @@ class SessionStatus:
         label = "offline simulation" if self.source == "offline" else "live API"
         rows = [("connection", f"{label} at {self.base_url} (mode {self.mode}); API key {self.api_key}")]
         rows += list(self.settings_rows) or [("defaults", self.defaults),
-                                             ("ledger", str(self.ledger) if self.ledger is not None else "off")]
+                                             ("ledger", self.ledger if self.ledger is not None else "off")]
         rows.append(("session", f"{self.calls} calls ({self.ok} ok), ${self.spent_usd:.6f} spent; "
                                 f"conversation of {self.turns} turns"))
         return _aligned(rows)
@@ -199,12 +199,12 @@ class NotebookSession(HasTraits):
 
     def status(self) -> SessionStatus:
         """Where calls go, whether a key is set (never the key), the defaults, the ledger, calls and spend."""
-        from .attach import session_ledger_path
+        from .attach import session_ledger_location
 
         client = self.client()
         unused = f"set (unused: mode {self.mode})"
         key = ("set" if client.source == "live" else unused) if self._has_key() else "not set"
-        ledger = session_ledger_path()
+        ledger = session_ledger_location()
         return SessionStatus(source=client.source, base_url=str(client.base_url), mode=self.mode, api_key=key,
                              defaults=repr(settings), ledger=ledger, calls=len(self.records),
                              ok=sum(r.get("status") == "ok" for r in self.records),

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["auto", "live", "offline"]
 OFFLINE_KEY = "ak_offline_simulation"  # not a secret: the offline gateway accepts any ak_ key
+SESSION: Any = type("SessionLedger", (), {"__repr__": lambda self: "SESSION"})()  # `ledger=` default: the session's
 
 _lock = threading.Lock()
 _gateways: dict[tuple[int, float], OfflineGateway] = {}
@@ -59,28 +60,33 @@ def _resolve(api_key: str | None, base_url: str | None, mode: Mode, seed: int | 
 
 
 def connect(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | None = None,
-            seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> Client:
+            seed: int | None = None, speed: float | None = None, ledger: Any = SESSION,
+            **client_kwargs: Any) -> Client:
     """A `Client` on the live API if a key is given or set, else on the offline gateway (`mode` forces one).
 
     A notebook entry point: its calls default to the session settings (`ak.settings`: model, routing, max tokens;
     pass `routing={}` for no routing preference on one call) and are appended to the session ledger, besides any
-    `on_record` hooks given (see `notebook.attach.attach`).
+    `on_record` hooks given (see `notebook.attach.attach`). `ledger=` (a file, a postgresql:// URL or a
+    `Ledger`; None: none) sends this client's calls there instead; one that cannot be opened raises here.
     """
     # notebook.attach (traitlets, sqlite) loads on the first connect, not on `import auriko_nb`
-    from .attach import attach
+    from .attach import attach, open_ledger
 
+    ledger = ledger if ledger is SESSION else open_ledger(ledger)  # a bad target fails before a client exists
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = Client(key, base_url=url, **client_kwargs)
     client.source = source
-    return attach(client)
+    return attach(client) if ledger is SESSION else attach(client, ledger=ledger)
 
 
 def connect_async(api_key: str | None = None, *, mode: Mode = "auto", base_url: str | None = None,
-                  seed: int | None = None, speed: float | None = None, **client_kwargs: Any) -> AsyncClient:
-    """The async twin of `connect`."""
-    from .attach import attach
+                  seed: int | None = None, speed: float | None = None, ledger: Any = SESSION,
+                  **client_kwargs: Any) -> AsyncClient:
+    """The async twin of `connect` (`ledger=` as there)."""
+    from .attach import attach, open_ledger
 
+    ledger = ledger if ledger is SESSION else open_ledger(ledger)
     key, url, source = _resolve(api_key, base_url, mode, seed, speed)
     client = AsyncClient(key, base_url=url, **client_kwargs)
     client.source = source
-    return attach(client)
+    return attach(client) if ledger is SESSION else attach(client, ledger=ledger)

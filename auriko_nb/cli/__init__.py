@@ -1,4 +1,5 @@
-"""The `auriko-nb` command line: `serve` (the offline gateway) and `compare` (a sweep from a terminal)."""
+"""The `auriko-nb` command line: `serve` (the offline gateway), `compare` (a sweep from a terminal) and `ledger`
+(copy between SQLite and PostgreSQL, export; cli/ledger.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from .ledger import add_ledger_commands
 
 __all__ = ["main", "build_parser"]
 
@@ -27,9 +30,9 @@ def _fault_rate(text: str) -> tuple[str, float]:
 
 def _serve(args: argparse.Namespace) -> int:
     """Run the offline gateway in the foreground until interrupted."""
-    from .offline.app import create_app
-    from .offline.faults import FaultConfig
-    from .offline.server import bind_socket, make_server
+    from ..offline.app import create_app
+    from ..offline.faults import FaultConfig
+    from ..offline.server import bind_socket, make_server
 
     try:
         faults = FaultConfig(rates=dict(args.fault_rate or []),
@@ -74,7 +77,7 @@ def read_prompts(args: argparse.Namespace) -> list[str | dict[str, Any]]:
         elif suffix == ".csv":
             prompts += _csv_prompts(text, path)
         else:
-            from .measure.comparison import parse_prompts
+            from ..measure.comparison import parse_prompts
 
             prompts += [p if p["expect"] is not None else p["prompt"] for p in parse_prompts(text)]
     return prompts
@@ -133,9 +136,9 @@ _SLO_FLAGS = (("max_ttft_p95", "max_ttft_p95_ms"), ("max_latency_p95", "max_late
 
 def _plan(args: argparse.Namespace) -> tuple[list[Any], tuple[Any, ...], dict[str, Any]]:
     """Everything checked before any call: the prompts, the checks and the SLO (one-line errors)."""
-    from .measure.checks import require_expectations, resolve_checks
-    from .measure.prompts import prompt_specs
-    from .notebook.commands import check_slo
+    from ..measure.checks import require_expectations, resolve_checks
+    from ..measure.prompts import prompt_specs
+    from ..notebook.commands import check_slo
 
     prompts: list[Any] = read_prompts(args)
     if not prompts:
@@ -152,9 +155,9 @@ def _plan(args: argparse.Namespace) -> tuple[list[Any], tuple[Any, ...], dict[st
 def _compare(args: argparse.Namespace) -> int:
     """Run a sweep, print its summary with intervals and its recommendation, write a cost-vs-TTFT chart (and
     with --answers the answer matrix, with --export the rows)."""
-    from .errors import AurikoError
-    from .measure.sweep import compare
-    from .notebook.connect import connect
+    from ..errors import AurikoError
+    from ..measure.sweep import compare
+    from ..notebook.connect import connect
 
     try:
         prompts, checks, slo = _plan(args)
@@ -173,11 +176,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, cmp: Any, slo: dict[str, Any], *, offline: bool) -> int:
     """Print what a comparison found: counts, summary with intervals, recommendation, answers; chart and rows."""
-    from .errors import AnalysisError
-    from .measure.analysis import summarize
-    from .measure.answers import answers
-    from .measure.recommend import recommend
-    from .notebook.commands import summary_text
+    from ..errors import AnalysisError
+    from ..measure.analysis import summarize
+    from ..measure.answers import answers
+    from ..measure.recommend import recommend
+    from ..notebook.commands import summary_text
 
     df = cmp.rows
     run_id = str(df["run_id"].iloc[0])
@@ -239,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     _add_compare(sub)
+    add_ledger_commands(sub)
     return parser
 
 
@@ -272,7 +276,8 @@ def _add_compare(sub: Any) -> None:
     cmp.add_argument("--budget-usd", type=float, default=None, help="refuse or stop past this spend")
     cmp.add_argument("--max-tokens", type=int, default=None, help="max_tokens for every call")
     cmp.add_argument("--no-stream", action="store_true", help="send non-streamed requests")
-    cmp.add_argument("--ledger", default="", metavar="PATH", help="append rows to this SQLite ledger")
+    cmp.add_argument("--ledger", default="", metavar="PATH|URL",
+                     help="append rows to this ledger: a SQLite file or a postgresql:// URL")
     cmp.add_argument("--resume", metavar="RUN_ID", help="run only the cells of RUN_ID without an ok row")
     cmp.add_argument("--by", action="append", metavar="COL[,COL]",
                      help="summary grouping (default: the axes that vary among model, strategy, provider)")
@@ -290,6 +295,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     return handler(args)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
