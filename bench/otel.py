@@ -22,7 +22,7 @@ from typing import Any
 from .common import PROMPT, BenchResult, Check, Table, handler, median, ours, profile_text
 
 NAME = "otel"
-TITLE = "OpenTelemetry tracing overhead (non-streamed chat, in-process transport)"
+TITLE = "9. OpenTelemetry tracing overhead (non-streamed chat, in-process transport)"
 WHAT = ("A non-streamed chat call against an in-process `httpx.MockTransport` with a canned completion, with "
         "`ak.instrument()` off and on (SDK `TracerProvider` with a no-op exporter behind a `SimpleSpanProcessor` or "
         "a `BatchSpanProcessor`, and a `MeterProvider`), in microseconds per call; the difference is what tracing "
@@ -38,7 +38,7 @@ TARGET_US = 50.0
 def _sizes(quick: bool) -> tuple[int, int, int]:
     """(calls per timed block, rounds, warm-up calls): short blocks, many rounds, so that the modes taking turns
     share the machine's drift (a 2-core machine shared with other work swings ±15% between seconds)."""
-    return (50, 60, 50) if quick else (100, 150, 300)
+    return (30, 15, 20) if quick else (100, 150, 300)
 
 
 def _providers(batch: bool) -> tuple[Any, Any]:
@@ -258,7 +258,7 @@ def run(quick: bool = False) -> BenchResult:
                     TARGET_US, " µs"),
               Check("auriko_nb's own share per call (added − SDK floor), BatchSpanProcessor", s["own batch"],
                     TARGET_US, " µs")]
-    raw = "; ".join(f"{k}: " + ", ".join(f"{v:.0f}" for v in vs) for k, vs in timings.items())
+    raw = "; ".join(f"{k}: {min(vs):.0f} / {median(vs):.0f} / {max(vs):.0f}" for k, vs in timings.items())
     notes = ["With no `ak.instrument()` the client pays one empty-tuple check per call (the `off` row is the plain "
              "client of benchmark 1).",
              f"In total tracing adds {s['added simple']:.0f} µs per call (SimpleSpanProcessor; "
@@ -270,7 +270,7 @@ def run(quick: bool = False) -> BenchResult:
              f"Each round's own share varies (interquartile range {_iqr(timings)}, SimpleSpanProcessor): the "
              "estimate is the difference of four timings of about a millisecond on a noisy machine; run it more "
              "than once.",
-             f"Raw timings (µs/call per block): {raw}."]
+             f"Blocks (µs/call, min / median / max over {repeats} rounds): {raw}."]
     res = BenchResult(NAME, TITLE, WHAT, [_table(timings, s, n, repeats, warmup)], checks, notes,
                       summary=f"off {median(timings[OFF]):.0f} µs/call; on +{s['added simple']:.0f} µs (simple), "
                               f"+{s['added batch']:.0f} µs (batch); SDK floor {s['floor simple']:.0f} µs, "

@@ -18,7 +18,7 @@ from .common import KEY, ROOT, BenchResult, Check, Gateway, Table, median, profi
 from .ledger import BATCH, records
 
 NAME = "shared_ledger"
-TITLE = "9. Shared ledger: PostgreSQL beside SQLite (sweep appends, a million-row read)"
+TITLE = "8. Shared ledger: PostgreSQL beside SQLite (sweep appends, a million-row read)"
 WHAT = ("A throwaway PostgreSQL cluster (`tests/postgres/cluster.py`: initdb in a temporary directory, 127.0.0.1 "
         "only, fsync off) beside a SQLite file. (a) A sweep against the offline gateway (own process, every call "
         "pinned to {latency:.0f} ms) writes each row to the ledger: through the sweep's `LedgerWriter` (a "
@@ -33,7 +33,7 @@ REMOTE_MS = 20.0
 
 def _sizes(quick: bool) -> tuple[int, int, float, int, int]:
     """(sweep calls, sweep concurrency, latency ms, rows pushed without a sweep, rows read)."""
-    return (300, 50, 50.0, 2_000, 20_000) if quick else (2_000, 100, 50.0, 20_000, 1_000_000)
+    return (120, 40, 50.0, 1_000, 5_000) if quick else (2_000, 100, 50.0, 20_000, 1_000_000)
 
 
 def _cluster_module() -> ModuleType:
