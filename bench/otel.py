@@ -188,6 +188,18 @@ def _time(modes: dict[str, Callable[[], None]], call: Callable[[], Any], n: int,
         for _ in range(warmup):
             call()
     out: dict[str, list[float]] = {name: [] for name in names}
+    gc.freeze()  # what earlier benchmarks left in memory is not scanned again by every block's collection
+    try:
+        _rounds(modes, call, n, repeats, out)
+    finally:
+        gc.unfreeze()
+    return out
+
+
+def _rounds(modes: dict[str, Callable[[], None]], call: Callable[[], Any], n: int, repeats: int,
+            out: dict[str, list[float]]) -> None:
+    """`repeats` rounds: every mode times one block of `n` calls per round, in a rotated order."""
+    names = list(modes)
     for rep in range(repeats):
         for name in names[rep % len(names):] + names[:rep % len(names)]:
             modes[name]()
@@ -196,7 +208,6 @@ def _time(modes: dict[str, Callable[[], None]], call: Callable[[], Any], n: int,
             for _ in range(n):
                 call()
             out[name].append((time.perf_counter() - t0) / n * 1e6)
-    return out
 
 
 def _paired(t: dict[str, list[float]], plus: Sequence[str], minus: Sequence[str]) -> float:
