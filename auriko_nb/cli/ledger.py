@@ -33,7 +33,7 @@ def _copy(args: argparse.Namespace) -> int:
         done = copy_ledger(args.source, args.target, batch=args.batch)
     except (AurikoError, OSError, ValueError, ImportError, PermissionError) as e:
         return _fail("copy", e)
-    print(f"{done.read} rows read, {done.added} added, {done.skipped} already there")
+    print(done)  # "N rows read, A added, S already there"
     return 0
 
 

@@ -38,16 +38,12 @@ class CopyResult:
         return f"{self.read} rows read, {self.added} added, {self.skipped} already there"
 
 
-def _is_url(target: object) -> bool:
-    return is_database_url(target)
-
-
 def _identity(target: Target) -> tuple[str, ...]:
     """What names the same stored ledger: (host, port, database) for a URL, the resolved path for a file."""
     where: Any = target
     if isinstance(target, Ledger):
-        where = getattr(target, "location", None) or target.path
-    if _is_url(str(where)):
+        where = target.location
+    if is_database_url(str(where)):
         parts = urlsplit(str(where))
         return ("pg", (parts.hostname or "localhost").lower(), str(parts.port or 5432), parts.path.strip("/"))
     return ("file", str(Path(where).expanduser().resolve()))
@@ -81,11 +77,9 @@ def copy_ledger(src: Target, dst: Target, *, batch: int = 10_000) -> CopyResult:
         raise ValueError(f"batch must be >= 1, not {batch}")
     if _identity(src) == _identity(dst):
         raise ValueError(f"cannot copy the ledger {_shown(src)} into itself: give another destination")
-    if not isinstance(src, Ledger) and not _is_url(src) and not Path(os.fspath(src)).expanduser().exists():
-        raise FileNotFoundError(f"no ledger at {os.fspath(src)}")
     read = added = 0
     with ExitStack() as stack:
-        source = _open(src, stack, readonly=True)
+        source = _open(src, stack, readonly=True)  # a missing file raises here, before `dst` is created
         target = _open(dst, stack, store_text=True)
         keep_text = target.store_text
         target.store_text = True  # a copy keeps prompt and answer text, whatever the destination was opened with
@@ -103,7 +97,7 @@ def copy_ledger(src: Target, dst: Target, *, batch: int = 10_000) -> CopyResult:
 def _shown(target: Target) -> str:
     """A target for an error line: the ledger's location (a redacted URL), or the path/URL as given, redacted."""
     if isinstance(target, Ledger):
-        return str(getattr(target, "location", None) or target.path)
+        return target.location
     return redact_url(os.fspath(target))
 
 
@@ -123,7 +117,5 @@ def export_ledger(src: Target, path: str | os.PathLike[str], fmt: str | None = N
         elif out.suffix.lower() != "." + fmt:
             raise ValueError(f"format {fmt!r} but the file name {out.name!r} ends in {out.suffix}: make them agree")
     check_export_path(out)  # a bad name fails before the ledger is read
-    if not isinstance(src, Ledger) and not _is_url(src) and not Path(os.fspath(src)).expanduser().exists():
-        raise FileNotFoundError(f"no ledger at {os.fspath(src)}")
     with ExitStack() as stack:
-        return _open(src, stack, readonly=True).export(out, **filters)
+        return _open(src, stack, readonly=True).export(out, **filters)  # readonly: a missing file is not created

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import LedgerError
+from .ledger import Ledger
 
 __all__ = ["LedgerWriter", "BACKOFF_S"]
 
@@ -21,16 +22,11 @@ BACKOFF_S = (0.5, 2.0)  # the waits between the tries of one batch: 3 tries over
 NOT_RETRIED = (ValueError, TypeError, PermissionError)  # bad rows or a readonly ledger: a retry cannot help
 
 
-def _where(ledger: Any) -> str:
-    """The ledger's file path or redacted URL, for an error line (never a password)."""
-    return str(getattr(ledger, "location", None) or getattr(ledger, "path", None) or type(ledger).__name__)
-
-
-def _failure(ledger: Any, exc: BaseException, rows: int, tries: int) -> LedgerError:
+def _failure(ledger: Ledger, exc: BaseException, rows: int, tries: int) -> LedgerError:
     """One line saying how many rows the ledger did not take, where, why, and where they are kept."""
     why = exc.message if isinstance(exc, LedgerError) else f"{type(exc).__name__}: {exc}"
     code = exc.code if isinstance(exc, LedgerError) and exc.code else "ledger_unavailable"
-    where = _where(ledger)
+    where = ledger.location  # the file, or the URL without its password
     head = f"{rows} row{'s' * (rows != 1)} not written" + ("" if where in why else f" to the ledger {where}")
     after = f" after {tries} tries" if tries > 1 else ""
     return LedgerError(f"{head}{after} (kept in the writer's .unwritten and a sweep's .rows): {why}", code=code)
@@ -44,7 +40,7 @@ class LedgerWriter:
     row put later are kept in `unwritten`, and `put`/`flush`/`close` raise the `LedgerError`.
     """
 
-    def __init__(self, ledger: Any, *, backoff: Sequence[float] | None = None,
+    def __init__(self, ledger: Ledger, *, backoff: Sequence[float] | None = None,
                  name: str = "auriko-ledger-writer") -> None:
         self.ledger = ledger
         self.backoff = tuple(BACKOFF_S if backoff is None else backoff)
@@ -69,7 +65,7 @@ class LedgerWriter:
         with self._cond:
             if self.error is not None or self._closing:
                 self.unwritten.append(row)
-                raise self.error or LedgerError(f"the ledger writer for {_where(self.ledger)} is closed "
+                raise self.error or LedgerError(f"the ledger writer for {self.ledger.location} is closed "
                                                 "(the row is kept in .unwritten)", code="ledger_closed")
             self._queue.append(row)
             self._put += 1
@@ -83,7 +79,7 @@ class LedgerWriter:
             while self._done < target and self.error is None:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    raise LedgerError(f"the ledger {_where(self.ledger)} has not committed {target - self._done} "
+                    raise LedgerError(f"the ledger {self.ledger.location} has not committed {target - self._done} "
                                       f"rows within {timeout:g} s (they are still being written)",
                                       code="ledger_timeout")
                 self._cond.wait(left)
@@ -114,7 +110,7 @@ class LedgerWriter:
 
     def __repr__(self) -> str:
         state = f"failed, {len(self.unwritten)} unwritten" if self.error else f"{self.pending} pending"
-        return f"LedgerWriter({_where(self.ledger)!r}, written={self.written}, {state})"
+        return f"LedgerWriter({self.ledger.location!r}, written={self.written}, {state})"
 
     # -- the thread's side --------------------------------------------------------------------------------
 
